@@ -1,0 +1,35 @@
+# Two set-up commands: `make run` and `make test`. Both create .venv when missing and reinstall only when
+# pyproject.toml or TORCH_SPEC changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test install bench clean-venv FORCE
+
+install: $(STAMP)
+
+# Reinstall when the torch spec differs from the one installed last time.
+$(VENV)/.torch-spec: FORCE
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(TORCH_SPEC)" ]; then echo "$(TORCH_SPEC)" > $@; fi
+
+$(STAMP): pyproject.toml $(VENV)/.torch-spec
+	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,export,bench]" "$(TORCH_SPEC)"
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/bt-run --strategy buyhold --from 2020
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/backtest_speed.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The click command line: one entry point per verb group."""

@@ -1,0 +1,113 @@
+"""The run configuration: a TOML preset in backtests/ overridden by CLI flags, validated once into frozen dataclasses."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from backtests.configio import ConfigError, from_mapping, set_dotted
+
+PRESET_DIR = Path(__file__).resolve().parent
+DATA_SOURCES = ("auto", "cache", "yfinance", "bundled", "csv")
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """What to run: strategy, symbols, dates and where data and outputs live."""
+
+    strategy: str = "buyhold"
+    symbols: tuple[str, ...] = ("NVDA",)
+    start: date | None = None
+    end: date | None = None
+    data: str = "auto"
+    csv: tuple[str, ...] = ()
+    offline: bool = False
+    cash: float = 100_000.0
+    device: str = "auto"
+    seed: int = 7
+    reports_dir: str = "reports"
+    models_dir: str = "models_saved"
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("symbols must name at least one symbol")
+        if self.data not in DATA_SOURCES:
+            raise ValueError(f"data must be one of {', '.join(DATA_SOURCES)}, got {self.data!r}")
+        if self.data == "csv" and len(self.csv) != len(self.symbols):
+            raise ValueError("data = 'csv' needs one csv path per symbol")
+        if self.cash <= 0:
+            raise ValueError(f"cash must be positive, got {self.cash}")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError(f"device must be auto, cpu, cuda or mps, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class CostSection:
+    """Execution costs in basis points of traded value; orders fill at the next bar's open."""
+
+    commission_bps: float = 5.0
+    slippage_bps: float = 5.0
+    invest_fraction: float = 0.98
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.commission_bps < 1000 or not 0 <= self.slippage_bps < 1000:
+            raise ValueError("commission_bps and slippage_bps must be in [0, 1000)")
+        if not 0 < self.invest_fraction <= 1:
+            raise ValueError(f"invest_fraction must be in (0, 1], got {self.invest_fraction}")
+
+
+@dataclass(frozen=True)
+class SmaSection:
+    """The SMA crossover baseline: long when the fast mean is above the slow one."""
+
+    fast: int = 20
+    slow: int = 100
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.fast < self.slow:
+            raise ValueError(f"need 1 <= fast < slow, got fast={self.fast}, slow={self.slow}")
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """What the report includes."""
+
+    html: bool = True
+    baselines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The whole resolved configuration of one run; written to the run folder as config.toml."""
+
+    run: RunSection = field(default_factory=RunSection)
+    costs: CostSection = field(default_factory=CostSection)
+    sma: SmaSection = field(default_factory=SmaSection)
+    report: ReportSection = field(default_factory=ReportSection)
+
+
+def preset_path(name_or_path: str | Path) -> Path:
+    """A preset by name (``default``, ``adr``) in backtests/, or a path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PRESET_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        presets = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+        raise ConfigError(f"config file not found: {path}", fix=f"presets: {', '.join(presets)}")
+    return path
+
+
+def load_config(source: str | Path = "default", overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a TOML preset, apply dotted-key overrides (CLI flags), validate everything once."""
+    path = preset_path(source)
+    try:
+        mapping = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", str(path)) from None
+    for key, value in (overrides or {}).items():
+        set_dotted(mapping, key, value)
+    return from_mapping(RunConfig, mapping, str(path))

@@ -1,0 +1,185 @@
+"""Writes a run's outputs: metrics.json, equity.csv, trades.csv, signals.csv, config.toml, run.json, report.html."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from backtests import charts
+from backtests import metrics as m
+from backtests.config import RunConfig
+from backtests.outcome import Outcome
+from backtests.report import ReportPart, fmt_value, frame_table, metrics_table, monthly_heatmap, render_page
+from backtests.runfolder import RunFolder
+from feeds.fingerprint import fingerprint_frame
+from feeds.prices import PriceLoad
+from strategies.registry import StrategySpec
+
+BENCHMARK = "benchmark"
+CONVENTIONS = {
+    "returns": "daily simple returns of portfolio value at each close",
+    "risk_free_rate": 0.0,
+    "periods_per_year": m.PERIODS_PER_YEAR,
+    "fills": "market orders fill at the next bar's open",
+    "benchmark": "buy-and-hold of the same symbols, equal weights, no costs",
+}
+
+
+def all_metrics(outcomes: Mapping[str, Outcome], bench: pd.Series) -> dict[str, dict[str, float]]:
+    """Metrics per strategy and for the benchmark, plus relative figures and the Deflated Sharpe Ratio.
+
+    The DSR treats every strategy in this run (and the benchmark) as one trial, so a strategy that only looks good
+    because several were tried is marked down.
+    """
+    table: dict[str, dict[str, float]] = {name: dict(o.metrics) for name, o in outcomes.items()}
+    table[BENCHMARK] = m.curve_metrics(bench)
+    bench_r = m.returns_from_equity(bench).to_numpy()
+    trials = [m.per_period_sharpe(m.returns_from_equity(o.equity).to_numpy()) for o in outcomes.values()]
+    trials.append(m.per_period_sharpe(bench_r))
+    for name, outcome in outcomes.items():
+        r = m.returns_from_equity(outcome.equity).to_numpy()
+        table[name].update(m.relative_metrics(outcome.equity, bench))
+        table[name]["deflated_sharpe"] = m.deflated_sharpe_ratio(r, trials, m.per_period_sharpe(bench_r))
+    return table
+
+
+def equity_frame(outcomes: Mapping[str, Outcome], bench: pd.Series, main: str) -> pd.DataFrame:
+    """equity.csv: each strategy's equity, the benchmark, and the main strategy's drawdown and exposure."""
+    frame = pd.DataFrame({name: o.equity for name, o in outcomes.items()})
+    frame[BENCHMARK] = bench.reindex(frame.index)
+    frame["drawdown"] = m.drawdown_series(outcomes[main].equity)
+    frame["exposure"] = outcomes[main].exposure
+    frame.index.name = "date"
+    return frame
+
+
+def data_record(loads: Mapping[str, PriceLoad]) -> dict[str, Any]:
+    """Which source served each symbol, the range it covered and a fingerprint of the bars used."""
+    return {
+        symbol: {
+            "source": load.source,
+            "first": load.first,
+            "last": load.last,
+            "bars": len(load.frame),
+            "fetched_at": load.fetched_at,
+            "fully_covered": load.fully_covered,
+            "notes": list(load.notes),
+            "sha256": fingerprint_frame(load.frame),
+        }
+        for symbol, load in loads.items()
+    }
+
+
+def summary_lines(cfg: RunConfig, main: str, table: Mapping[str, Mapping[str, float]], loads: Mapping[str, PriceLoad]) -> list[str]:
+    """The few lines at the top of a report and of the terminal summary."""
+    s = table[main]
+    lines = [
+        f"strategy {main} on {', '.join(cfg.run.symbols)}; data: "
+        + "; ".join(f"{k} from {v.source} {v.first}..{v.last}" for k, v in loads.items()),
+        f"costs: commission {cfg.costs.commission_bps:g} bps, slippage {cfg.costs.slippage_bps:g} bps; "
+        f"orders fill at the next bar's open; starting cash {cfg.run.cash:,.0f}",
+        f"total return {s['total_return'] * 100:.2f}% vs benchmark {table[BENCHMARK]['total_return'] * 100:.2f}%; "
+        f"Sharpe {s['sharpe']:.2f} vs {table[BENCHMARK]['sharpe']:.2f}; max drawdown {s['max_drawdown'] * 100:.2f}%",
+    ]
+    lines.extend(f"{k}: {note}" for k, v in loads.items() for note in v.notes)
+    return lines
+
+
+def write_run_outputs(
+    folder: RunFolder,
+    cfg: RunConfig,
+    config_text: str,
+    spec: StrategySpec,
+    outcomes: Mapping[str, Outcome],
+    bench: pd.Series,
+    loads: Mapping[str, PriceLoad],
+    produced: Any,
+    timings: Mapping[str, float],
+    libraries: Mapping[str, str],
+) -> dict[str, Any]:
+    """Write every file of the run folder; returns the content of metrics.json."""
+    main = spec.name
+    table = all_metrics(outcomes, bench)
+    extra = dict(produced.metrics) if produced is not None else {}
+    metrics_doc = {"run_id": folder.run_id, "strategy": main, "conventions": CONVENTIONS, "metrics": table, **extra}
+    folder.write_json("metrics.json", metrics_doc)
+    folder.write_text("config.toml", config_text)
+    equity = equity_frame(outcomes, bench, main)
+    folder.write_csv("equity.csv", equity)
+    trades = outcomes[main].trades
+    folder.write_csv("trades.csv", trades.set_index("symbol") if len(trades) else trades)
+    if produced is not None:
+        folder.write_csv("signals.csv", produced.signals_table)
+    run_info = {
+        "run_id": folder.run_id,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "strategy": main,
+        "baselines": [n for n in outcomes if n != main],
+        "data": data_record(loads),
+        "model_versions": list(produced.model_versions) if produced is not None else [],
+        "libraries": dict(libraries),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        **(produced.run_info if produced is not None else {}),
+    }
+    if cfg.report.html:
+        parts = report_parts(outcomes, bench, main, table, equity)
+        if produced is not None:
+            parts.extend(produced.report_parts)
+        page = render_page(f"Backtest {folder.run_id}", summary_lines(cfg, main, table, loads), parts)
+        folder.write_text("report.html", page)
+    folder.write_json("run.json", run_info)
+    return metrics_doc
+
+
+def report_parts(
+    outcomes: Mapping[str, Outcome],
+    bench: pd.Series,
+    main: str,
+    table: Mapping[str, Mapping[str, float]],
+    equity: pd.DataFrame,
+) -> list[ReportPart]:
+    """The sections every report has: metrics, equity, drawdown, monthly returns, trades."""
+    curves = {name: o.equity for name, o in outcomes.items()}
+    curves[BENCHMARK] = bench
+    trades = outcomes[main].trades
+    monthly = m.monthly_returns(outcomes[main].equity)
+    return [
+        ReportPart("Metrics", metrics_table(table) + '<p class="note">Sharpe and Sortino annualised with 252 '
+                   "periods and a zero risk-free rate; the Deflated Sharpe Ratio counts every strategy in this run "
+                   "as a trial.</p>"),
+        ReportPart("Equity against buy-and-hold", charts.equity_chart(curves)),
+        ReportPart("Drawdown", charts.drawdown_chart({main: equity["drawdown"], BENCHMARK: m.drawdown_series(bench)})),
+        ReportPart(f"Monthly returns ({main})", monthly_heatmap(monthly)),
+        ReportPart(
+            f"Trades ({main}: {len(trades)} round trips)",
+            frame_table(trades.set_index("symbol")) if len(trades) else "<p>No trades.</p>",
+        ),
+    ]
+
+
+def metrics_text(doc: Mapping[str, Any], keys: list[str] | None = None) -> str:
+    """A terminal table of metrics.json: one row per metric, one column per strategy and the benchmark."""
+    table = doc["metrics"]
+    names = list(table)
+    rows = keys or list(dict.fromkeys(k for col in table.values() for k in col))
+    width = max(len(r) for r in rows) + 2
+    colw = max(14, *(len(n) + 2 for n in names))
+    out = ["metric".ljust(width) + "".join(n.rjust(colw) for n in names)]
+    for key in rows:
+        cells = []
+        for name in names:
+            value = table[name].get(key)
+            cells.append(fmt_value(key, float("nan") if value is None else value).rjust(colw))
+        out.append(key.ljust(width) + "".join(cells))
+    return "\n".join(out)
+
+
+SUMMARY_KEYS = [
+    "total_return", "cagr", "volatility_ann", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_days",
+    "win_rate", "profit_factor", "trades", "exposure_time", "turnover_ann", "probabilistic_sharpe",
+    "psr_vs_benchmark", "deflated_sharpe",
+]

@@ -1,0 +1,189 @@
+"""One backtest run: load and validate prices, produce signals if the strategy needs them, run Cerebro for the
+strategy and its baselines, compute metrics, and write the run folder."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+import tomli_w
+
+from backtests import metrics as m
+from backtests.assemble import build_cerebro
+from backtests.config import RunConfig
+from backtests.configio import ConfigError, suggest, to_mapping
+from backtests.outcome import Outcome
+from backtests.reporting import write_run_outputs
+from backtests.runfolder import RunFolder, library_versions, new_run_id
+from feeds.prices import PriceLoad, load_prices
+from strategies.registry import STRATEGIES, StrategySpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced; the files are already written to ``path``."""
+
+    run_id: str
+    path: Path
+    outcomes: dict[str, Outcome]
+    benchmark: pd.Series
+    metrics: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def strategy_spec(name: str) -> StrategySpec:
+    """The registered strategy of that name, or a clear error with close matches."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        hint = suggest(name, STRATEGIES) or f"choose one of: {', '.join(STRATEGIES)}"
+        raise ConfigError(f"unknown strategy '{name}'", "--strategy", hint) from None
+
+
+def strategy_params(spec: StrategySpec, cfg: RunConfig) -> dict[str, Any]:
+    """Keyword parameters of a strategy class, taken from the matching config sections."""
+    params: dict[str, Any] = {"invest_fraction": cfg.costs.invest_fraction}
+    if spec.name == "sma":
+        params.update(fast=cfg.sma.fast, slow=cfg.sma.slow)
+    return params
+
+
+def load_frames(cfg: RunConfig, warmup_bars: int = 0) -> dict[str, PriceLoad]:
+    """Validated prices for every symbol, from the configured source."""
+    loads: dict[str, PriceLoad] = {}
+    for i, symbol in enumerate(cfg.run.symbols):
+        csv_path = Path(cfg.run.csv[i]) if cfg.run.csv else None
+        load = load_prices(
+            symbol,
+            start=cfg.run.start,
+            end=cfg.run.end,
+            source=cfg.run.data,
+            csv_path=csv_path,
+            offline=cfg.run.offline,
+            warmup_bars=warmup_bars,
+        )
+        log.info("%s: %d bars %s..%s from %s", symbol, len(load.frame), load.first, load.last, load.source)
+        for note in load.notes:
+            log.warning("%s: %s", symbol, note)
+        loads[symbol] = load
+    return loads
+
+
+def trading_window(frame: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
+    """The bars the strategy trades on: [start, end] of the config (history before start is only for training)."""
+    start = pd.Timestamp(cfg.run.start) if cfg.run.start else frame.index[0]
+    end = pd.Timestamp(cfg.run.end) if cfg.run.end else frame.index[-1]
+    window = frame.loc[(frame.index >= start) & (frame.index <= end)]
+    if len(window) < 2:
+        raise ConfigError(f"fewer than 2 bars between {start.date()} and {end.date()}", "--from/--to", "widen the date range")
+    return window
+
+
+def run_strategy(
+    name: str,
+    spec: StrategySpec,
+    frames: Mapping[str, pd.DataFrame],
+    cfg: RunConfig,
+    *,
+    signals: Mapping[str, pd.DataFrame] | None = None,
+    sizer: tuple[type, Mapping[str, Any]] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """Run one strategy through Cerebro and turn its recorders into series, tables and metrics."""
+    cerebro = build_cerebro(
+        frames, spec.cls, params if params is not None else strategy_params(spec, cfg), cfg.costs, cfg.run.cash,
+        signals=signals, sizer=sizer,
+    )
+    strat = cerebro.run()[0]
+    eq = strat.analyzers.equity.get_analysis()
+    index = pd.DatetimeIndex([bt.num2date(d) for d in eq["dates"]], name="date").normalize()
+    equity = pd.Series(eq["values"], index=index, name=name)
+    exposure = pd.Series(eq["exposure"], index=index, name="exposure")
+    rec = strat.analyzers.fills.get_analysis()
+    fills = pd.DataFrame(rec["fills"], columns=["date", "symbol", "side", "size", "price", "value", "commission"])
+    trades = pd.DataFrame(
+        rec["closed"], columns=["symbol", "status", "opened", "closed", "bars", "size", "pnl", "pnl_net"]
+    )
+    traded = fills.groupby("date")["value"].sum() if len(fills) else pd.Series(dtype=float)
+    traded.index = pd.DatetimeIndex(traded.index)
+    stats = {
+        **m.curve_metrics(equity),
+        **m.trade_metrics(m.TradeStats(tuple(trades["pnl_net"].astype(float)))),
+        **m.position_metrics(exposure, traded, equity),
+        "commission_paid": float(fills["commission"].sum()) if len(fills) else 0.0,
+    }
+    return Outcome(name, equity, exposure, fills, trades, stats)
+
+
+def benchmark_equity(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:
+    """Buy-and-hold of the symbols, equal weights, no costs: the yardstick every run is measured against."""
+    parts = [m.buy_and_hold_equity(f["close"], cash / len(frames)) for f in frames.values()]
+    bench = pd.concat(parts, axis=1).ffill().bfill().sum(axis=1)
+    bench.name = "buy-and-hold benchmark"
+    return bench
+
+
+SignalProducer = Callable[..., Any]
+
+
+def execute(
+    cfg: RunConfig,
+    *,
+    signal_producer: SignalProducer | None = None,
+    now: datetime | None = None,
+) -> RunResult:
+    """Run the configured strategy end to end and write ``reports/<run-id>/``.
+
+    ``signal_producer`` turns price loads into per-symbol signal frames for strategies that read signals; it
+    returns an object with ``signals`` (symbol -> frame), ``sizer``, ``report_parts``, ``run_info`` and ``metrics``.
+    """
+    timings: dict[str, float] = {}
+    spec = strategy_spec(cfg.run.strategy)
+    t0 = time.perf_counter()
+    warmup = 0
+    if spec.signals is not None:
+        if signal_producer is None:
+            raise ConfigError(f"strategy '{spec.name}' needs a signal producer", "--strategy")
+        warmup = signal_producer.warmup_bars(cfg)
+    loads = load_frames(cfg, warmup_bars=warmup)
+    frames = {s: trading_window(load.frame, cfg) for s, load in loads.items()}
+    timings["load_s"] = time.perf_counter() - t0
+
+    produced = None
+    if spec.signals is not None:
+        t1 = time.perf_counter()
+        produced = signal_producer.produce(cfg, spec, loads, frames)
+        timings["signals_s"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    outcomes: dict[str, Outcome] = {}
+    outcomes[spec.name] = run_strategy(
+        spec.name, spec, frames, cfg,
+        signals=produced.signals if produced else None,
+        sizer=produced.sizer if produced else None,
+        params=produced.params if produced else None,
+    )
+    for base in cfg.report.baselines:
+        if base != spec.name:
+            outcomes[base] = run_strategy(base, strategy_spec(base), frames, cfg)
+    timings["backtest_s"] = time.perf_counter() - t2
+    bench = benchmark_equity(frames, cfg.run.cash)
+
+    config_text = tomli_w.dumps(to_mapping(cfg))
+    run_id = new_run_id(spec.name, config_text, now)
+    folder = RunFolder(Path(cfg.run.reports_dir), run_id)
+    t3 = time.perf_counter()
+    all_metrics = write_run_outputs(
+        folder, cfg, config_text, spec, outcomes, bench, loads, produced, timings, library_versions()
+    )
+    timings["report_s"] = time.perf_counter() - t3
+    timings["total_s"] = time.perf_counter() - t0
+    return RunResult(run_id, folder.path, outcomes, bench, all_metrics, timings)

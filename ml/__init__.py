@@ -1,0 +1,1 @@
+"""Models: features and windows, forecasting networks, the GM ensemble, sentiment, fusion, training, registry."""

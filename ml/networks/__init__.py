@@ -1,0 +1,1 @@
+"""Forecasting networks of the GM ensemble, one per file, and their registry."""

@@ -1,0 +1,1 @@
+"""Backtrader strategies and sizers. They read signal lines; they train nothing."""
