@@ -71,8 +71,6 @@ def load_frames(cfg: RunConfig, warmup_bars: int = 0) -> dict[str, PriceLoad]:
             warmup_bars=warmup_bars,
         )
         log.info("%s: %d bars %s..%s from %s", symbol, len(load.frame), load.first, load.last, load.source)
-        for note in load.notes:
-            log.warning("%s: %s", symbol, note)
         loads[symbol] = load
     return loads
 
