@@ -103,7 +103,10 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
         if every is None:
             on_report(collect_once(config, store, fetcher))
         else:
-            collect_every(config, store, fetcher, every_s=every * 60.0, max_runs=max_runs, on_report=on_report)
+            try:
+                collect_every(config, store, fetcher, every_s=every * 60.0, max_runs=max_runs, on_report=on_report)
+            except KeyboardInterrupt:  # each feed's items were committed as it finished: nothing to undo
+                click.echo(f"stopped after {len(last)} run(s)", err=True)
     if last and last[-1].all_failed:
         sys.exit(1)
 
