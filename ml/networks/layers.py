@@ -1,0 +1,278 @@
+"""Building blocks shared by the forecasting networks.
+
+- Reversible instance normalisation (Kim et al., ICLR 2022, "Reversible Instance Normalization for Accurate
+  Time-Series Forecasting against Distribution Shift"), used by TSMixer (arXiv 2303.06053).
+- Sinusoidal positional and convolutional token embeddings of the Transformer family (Vaswani et al., 2017;
+  Informer, arXiv 2012.07436, section "Input representation").
+- Full and ProbSparse attention (Informer, arXiv 2012.07436, section 3.1) behind one multi-head wrapper.
+- Gated linear unit and gated residual network (Temporal Fusion Transformer, arXiv 1912.09363, section 4.1), with
+  an optional leading variable axis that runs ``n_vars`` independent copies as one batched einsum.
+
+Shapes: B batch, L sequence length, C channels, D model width, N heads, E = D / N head width, V variables.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class RevIN(nn.Module):
+    """Reversible instance normalisation: per-window, per-channel standardisation with a learned affine map.
+
+    ``normalize`` ``[B, L, C] -> [B, L, C]`` stores each window's mean and std; ``denormalize`` ``[B, H, c]`` maps a
+    forecast of the first ``c`` channels back to their scale, so a level shift between windows need not be learned.
+    """
+
+    def __init__(self, n_channels: int, affine: bool = True, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(n_channels)) if affine else None
+
+    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``x`` ``[B, L, C]`` -> (normalised ``[B, L, C]``, (mean, std) each ``[B, 1, C]``)."""
+        # statistics are constants of the window, not paths for gradients (as in the RevIN and TSMixer code)
+        mean = x.mean(dim=1, keepdim=True).detach()  # [B, 1, C]
+        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()  # [B, 1, C]
+        z = (x - mean) / std
+        if self.weight is not None:
+            z = z * self.weight + self.bias
+        return z, (mean, std)
+
+    def denormalize(self, y: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """``y`` ``[B, H, c]`` (the first ``c`` channels) -> the original scale of those channels."""
+        c = y.shape[-1]
+        mean, std = stats[0][..., :c], stats[1][..., :c]  # [B, 1, c]
+        if self.weight is not None:
+            y = (y - self.bias[:c]) / (self.weight[:c] + self.eps * self.eps)
+        return y * std + mean
+
+
+def sinusoid_table(length: int, d_model: int) -> torch.Tensor:
+    """Fixed sinusoidal positional encodings ``[length, d_model]`` (Vaswani et al., 2017)."""
+    pos = torch.arange(length, dtype=torch.float32).unsqueeze(1)  # [L, 1]
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))  # [D/2]
+    table = torch.zeros(length, d_model)
+    table[:, 0::2] = torch.sin(pos * div)
+    table[:, 1::2] = torch.cos(pos * div)[:, : d_model // 2]
+    return table
+
+
+class TokenEmbedding(nn.Module):
+    """Scalar inputs to ``d_model`` by a width-3 circular convolution along time (Informer's value embedding)."""
+
+    def __init__(self, c_in: int, d_model: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, d_model, kernel_size=3, padding=1, padding_mode="circular", bias=False)
+        nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="leaky_relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, L, C] -> [B, L, D]``."""
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)  # [B, L, C] -> [B, C, L] -> [B, D, L] -> [B, L, D]
+
+
+def prob_sample_sizes(factor: int, l_q: int, l_k: int) -> tuple[int, int]:
+    """ProbSparse budgets: (keys sampled per query ``c*ceil(ln L_K)``, active queries ``u = c*ceil(ln L_Q)``).
+
+    Both are capped at the sequence length (as in the authors' code), and at least 1.
+    """
+    n_keys = min(l_k, max(1, factor * math.ceil(math.log(l_k))))
+    n_top = min(l_q, max(1, factor * math.ceil(math.log(l_q))))
+    return n_keys, n_top
+
+
+class FullAttention(nn.Module):
+    """Canonical scaled dot-product attention over all query-key pairs: O(L_Q * L_K) time and memory."""
+
+    def __init__(self, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = dropout
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        """``q`` ``[B, N, L_Q, E]``, ``k``/``v`` ``[B, N, L_K, E]`` -> ``[B, N, L_Q, E]``."""
+        p = self.dropout if self.training else 0.0
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
+
+
+class ProbAttention(nn.Module):
+    """ProbSparse self-attention (Informer, arXiv 2012.07436, section 3.1, Algorithm 1).
+
+    Following the paper's Algorithm 1, ``U = c*ceil(ln L_K)`` distinct keys ``K_s`` are drawn at random, the sample
+    scores ``S = Q K_s^T`` give each query's sparsity measurement ``M(q, K) = max(S) - mean(S)`` (eq. 4, the
+    max-mean approximation of the query's KL divergence from uniform attention), and only the ``u = c*ceil(ln L_Q)``
+    queries with the largest ``M`` attend to all keys. The other ("lazy") queries, whose attention is close to
+    uniform, output ``mean(V)``; under the causal mask of the decoder they output the cumulative sum of ``V`` (the
+    authors' choice), since a query may only see the keys up to itself. Time and memory are O(L ln L).
+
+    The authors' code instead draws an independent key sample per query (the same number of keys per query); that
+    needs a gather of ``L_Q x U`` key vectors, which on this project's CPU took as long as the whole of full attention
+    at L = 1536 (and longer below), while the shared sample is one small matrix product. With ``U = L_K`` both use
+    every key. Queries, keys and values share the head width ``E``.
+
+    The keys are resampled at every training step from the global RNG (reproducible under ``torch.manual_seed``);
+    in eval mode they come from a generator seeded with ``eval_seed`` so that inference is deterministic.
+    """
+
+    def __init__(self, factor: int = 5, dropout: float = 0.0, eval_seed: int = 0) -> None:
+        super().__init__()
+        self.factor, self.eval_seed = factor, eval_seed
+        self.dropout = nn.Dropout(dropout)
+
+    def _top_queries(self, q: torch.Tensor, k: torch.Tensor, n_keys: int, n_top: int) -> torch.Tensor:
+        """Indices ``[B, N, u]`` of the ``u`` queries with the largest estimated sparsity measurement."""
+        gen = None
+        if not self.training:
+            gen = torch.Generator(device=q.device).manual_seed(self.eval_seed)
+        sample = torch.randperm(k.shape[2], device=q.device, generator=gen)[:n_keys]  # [U] distinct keys
+        with torch.no_grad():  # the selection is not differentiable
+            k_s = k.index_select(2, sample).transpose(-2, -1)  # [B, N, L_K, E] -> [B, N, U, E] -> [B, N, E, U]
+            scores = torch.matmul(q, k_s)  # [B, N, L_Q, U]
+            m = scores.amax(dim=-1) - scores.mean(dim=-1)  # [B, N, L_Q, U] -> [B, N, L_Q]
+            return m.topk(n_top, dim=-1, sorted=False).indices  # [B, N, u]
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        """``q`` ``[B, N, L_Q, E]``, ``k``/``v`` ``[B, N, L_K, E]`` -> ``[B, N, L_Q, E]``."""
+        b, n, l_q, e = q.shape
+        l_k = k.shape[2]
+        if causal and l_q != l_k:
+            raise ValueError("causal ProbSparse attention needs L_Q == L_K (self-attention)")
+        n_keys, n_top = prob_sample_sizes(self.factor, l_q, l_k)
+        top = self._top_queries(q, k, n_keys, n_top)  # [B, N, u]
+        top_e = top.unsqueeze(-1).expand(b, n, n_top, e)  # [B, N, u] -> [B, N, u, E]
+        q_top = torch.gather(q, 2, top_e)  # [B, N, u, E]
+        k_t = k.transpose(-2, -1)  # [B, N, L_K, E] -> [B, N, E, L_K]
+        scores = torch.matmul(q_top / math.sqrt(e), k_t)  # [B, N, u, L_K]
+        if causal:
+            future = torch.arange(l_k, device=q.device) > top.unsqueeze(-1)  # [L_K] > ([B, N, u] -> [B, N, u, 1])
+            scores = scores.masked_fill(future, float("-inf"))
+        out_top = torch.matmul(self.dropout(torch.softmax(scores, dim=-1)), v)  # [B, N, u, E]
+        if causal:
+            context = v.cumsum(dim=2)  # [B, N, L_K, E], L_K == L_Q
+        else:
+            context = v.mean(dim=2, keepdim=True).expand(b, n, l_q, e).contiguous()  # [B, N, 1, E] -> [B, N, L_Q, E]
+        return context.scatter(2, top_e, out_top.to(context.dtype))  # [B, N, L_Q, E]
+
+
+class AttentionLayer(nn.Module):
+    """Multi-head wrapper: project to ``n_heads`` heads, run the attention kernel, merge and project back."""
+
+    def __init__(self, kernel: nn.Module, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        self.kernel, self.n_heads = kernel, n_heads
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, length, d = x.shape
+        return x.view(b, length, self.n_heads, d // self.n_heads).transpose(1, 2)  # [B, L, D] -> [B, N, L, E]
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        """``q`` ``[B, L_Q, D]``, ``k``/``v`` ``[B, L_K, D]`` -> ``[B, L_Q, D]``."""
+        b, l_q, d = q.shape
+        out = self.kernel(self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v)), causal)
+        out = out.transpose(1, 2).reshape(b, l_q, d)  # [B, N, L_Q, E] -> [B, L_Q, N, E] -> [B, L_Q, D]
+        return self.out_proj(out)
+
+
+class VarLinear(nn.Module):
+    """``V`` independent linear maps applied along a variable axis: ``[..., V, d_in] -> [..., V, d_out]``.
+
+    One einsum instead of a Python loop over ``V`` modules; initialised like ``nn.Linear``.
+    """
+
+    def __init__(self, n_vars: int, d_in: int, d_out: int, bias: bool = True) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(d_in)
+        self.weight = nn.Parameter(torch.empty(n_vars, d_in, d_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_vars, d_out).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.einsum("...vi,vio->...vo", x, self.weight)  # [..., V, d_in] -> [..., V, d_out]
+        return y if self.bias is None else y + self.bias
+
+
+class VarLayerNorm(nn.Module):
+    """Layer norm over the last axis with a separate affine map per variable: ``[..., V, d] -> [..., V, d]``."""
+
+    def __init__(self, n_vars: int, d: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n_vars, d))
+        self.bias = nn.Parameter(torch.zeros(n_vars, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+
+
+def _linear(d_in: int, d_out: int, n_vars: int | None, bias: bool = True) -> nn.Module:
+    return nn.Linear(d_in, d_out, bias=bias) if n_vars is None else VarLinear(n_vars, d_in, d_out, bias=bias)
+
+
+class GLU(nn.Module):
+    """Gated linear unit ``GLU(g) = sigmoid(W4 g + b4) * (W5 g + b5)`` (TFT eq. 5), with dropout on its input."""
+
+    def __init__(self, d_in: int, d_out: int, dropout: float = 0.0, n_vars: int | None = None) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.proj = _linear(d_in, 2 * d_out, n_vars)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.proj(self.dropout(x)).chunk(2, dim=-1)  # [..., 2 * d_out] -> 2 x [..., d_out]
+        return value * torch.sigmoid(gate)
+
+
+class GateAddNorm(nn.Module):
+    """Gated skip connection ``LayerNorm(skip + GLU(x))`` used around TFT's LSTM, attention and the whole decoder."""
+
+    def __init__(self, d_in: int, d_out: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.glu = GLU(d_in, d_out, dropout)
+        self.norm = nn.LayerNorm(d_out)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.norm(skip + self.glu(x))
+
+
+class GRN(nn.Module):
+    """Gated residual network (TFT eqs. 2-4): ``LayerNorm(skip(a) + GLU(W1 ELU(W2 a + W3 c + b2) + b1))``.
+
+    ``skip`` is the identity when ``d_in == d_out``, else a linear map. The optional context ``c`` ``[B, d_context]``
+    is broadcast over any time axis of ``a``. With ``n_vars`` set, ``a`` is ``[..., V, d_in]`` and each variable
+    has its own weights (TFT's per-variable GRNs in the variable selection networks); no context then.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_hidden: int,
+        d_out: int,
+        dropout: float = 0.0,
+        d_context: int | None = None,
+        n_vars: int | None = None,
+    ) -> None:
+        super().__init__()
+        if n_vars is not None and d_context is not None:
+            raise ValueError("a per-variable GRN takes no context")
+        self.skip = _linear(d_in, d_out, n_vars) if d_in != d_out else None
+        self.fc_in = _linear(d_in, d_hidden, n_vars)  # W2, b2
+        self.fc_context = nn.Linear(d_context, d_hidden, bias=False) if d_context else None  # W3
+        self.fc_hidden = _linear(d_hidden, d_hidden, n_vars)  # W1, b1
+        self.glu = GLU(d_hidden, d_out, dropout, n_vars)
+        self.norm = nn.LayerNorm(d_out) if n_vars is None else VarLayerNorm(n_vars, d_out)
+
+    def forward(self, a: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        skip = a if self.skip is None else self.skip(a)
+        h = self.fc_in(a)
+        if self.fc_context is not None and context is not None:
+            c = self.fc_context(context)  # [B, d_hidden]
+            while c.dim() < h.dim():
+                c = c.unsqueeze(1)  # [B, d_hidden] -> [B, 1, d_hidden] (broadcast over time)
+            h = h + c
+        h = self.fc_hidden(F.elu(h))
+        return self.norm(skip + self.glu(h))
