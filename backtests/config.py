@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from backtests.configio import ConfigError, from_mapping, set_dotted
+from ml.ensemble import GMEnsembleConfig
+from ml.fusion import FusionConfig
+from ml.walkforward import WalkForwardConfig
+from strategies.sizer import SizerConfig
 
 PRESET_DIR = Path(__file__).resolve().parent
 DATA_SOURCES = ("auto", "cache", "yfinance", "bundled", "csv")
@@ -74,10 +78,42 @@ class SmaSection:
 
 @dataclass(frozen=True)
 class ReportSection:
-    """What the report includes."""
+    """What the report includes: baselines run beside the strategy, and the leakage audit of ML runs."""
 
     html: bool = True
     baselines: tuple[str, ...] = ()
+    leakage_audit: bool = True
+
+
+@dataclass(frozen=True)
+class SentimentSection:
+    """Where news comes from and how it is scored and aggregated per bar (see ml.sentiment.aggregate)."""
+
+    archive: str = ""  # "" : the default archive (BT_HYBRID_NEWS_DB or ~/.local/share/bt-hybrid/news.sqlite)
+    model: str = "sentiment"
+    version: str = "latest"
+    cutoff: str = "16:00"  # exchange time; news published after it counts for the next bar
+    timezone: str = "America/New_York"
+    half_life: float = 24.0
+    half_life_unit: str = "hours"
+
+    def __post_init__(self) -> None:
+        hours, _, minutes = self.cutoff.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"cutoff must be HH:MM, got {self.cutoff!r}")
+        if self.half_life <= 0:
+            raise ValueError(f"half_life must be positive, got {self.half_life}")
+
+
+@dataclass(frozen=True)
+class SignalSection:
+    """How the signal strategy trades its targets."""
+
+    rebalance_band: float = 0.05  # skip same-side resizes smaller than this share of portfolio value
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rebalance_band < 1:
+            raise ValueError(f"rebalance_band must be in [0, 1), got {self.rebalance_band}")
 
 
 @dataclass(frozen=True)
@@ -88,6 +124,12 @@ class RunConfig:
     costs: CostSection = field(default_factory=CostSection)
     sma: SmaSection = field(default_factory=SmaSection)
     report: ReportSection = field(default_factory=ReportSection)
+    walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    gm: GMEnsembleConfig = field(default_factory=GMEnsembleConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    sizer: SizerConfig = field(default_factory=SizerConfig)
+    sentiment: SentimentSection = field(default_factory=SentimentSection)
+    signals: SignalSection = field(default_factory=SignalSection)
 
 
 def preset_path(name_or_path: str | Path) -> Path:

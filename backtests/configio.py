@@ -74,6 +74,9 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"[{key}] must be a table", where)
+        custom = getattr(hint, "from_mapping", None)
+        if custom is not None:  # sections that own nested tables (e.g. [gm]) validate themselves
+            return custom(value)
         return from_mapping(hint, value, where, prefix=f"{key}.")
     raise ConfigError(f"{key}: unsupported type {hint!r}", where)
 
@@ -106,6 +109,8 @@ def to_mapping(obj: Any) -> dict[str, Any]:
             continue
         if dataclasses.is_dataclass(value):
             out[f.name] = to_mapping(value)
+        elif isinstance(value, typing.Mapping):
+            out[f.name] = {k: dict(v) if isinstance(v, typing.Mapping) else v for k, v in value.items()}
         elif isinstance(value, tuple):
             out[f.name] = [to_mapping(v) if dataclasses.is_dataclass(v) else v for v in value]
         else:

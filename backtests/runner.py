@@ -56,19 +56,22 @@ def strategy_params(spec: StrategySpec, cfg: RunConfig) -> dict[str, Any]:
     return params
 
 
-def load_frames(cfg: RunConfig, warmup_bars: int = 0) -> dict[str, PriceLoad]:
-    """Validated prices for every symbol, from the configured source."""
+def load_frames(cfg: RunConfig, warmup_bars: int | None = 0) -> dict[str, PriceLoad]:
+    """Validated prices for every symbol, from the configured source.
+
+    ``warmup_bars`` bars before the start are loaded too (history for training); None loads all history.
+    """
     loads: dict[str, PriceLoad] = {}
     for i, symbol in enumerate(cfg.run.symbols):
         csv_path = Path(cfg.run.csv[i]) if cfg.run.csv else None
         load = load_prices(
             symbol,
-            start=cfg.run.start,
+            start=cfg.run.start if warmup_bars is not None else None,
             end=cfg.run.end,
             source=cfg.run.data,
             csv_path=csv_path,
             offline=cfg.run.offline,
-            warmup_bars=warmup_bars,
+            warmup_bars=warmup_bars or 0,
         )
         log.info("%s: %d bars %s..%s from %s", symbol, len(load.frame), load.first, load.last, load.source)
         loads[symbol] = load
@@ -146,7 +149,7 @@ def execute(
     timings: dict[str, float] = {}
     spec = strategy_spec(cfg.run.strategy)
     t0 = time.perf_counter()
-    warmup = 0
+    warmup: int | None = 0
     if spec.signals is not None:
         if signal_producer is None:
             raise ConfigError(f"strategy '{spec.name}' needs a signal producer", "--strategy")

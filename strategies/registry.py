@@ -7,6 +7,7 @@ from types import MappingProxyType
 import backtrader as bt
 
 from strategies.baselines import BuyHold, SmaCross
+from strategies.signal_strategy import SignalStrategy
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ STRATEGIES = MappingProxyType(
         for spec in (
             StrategySpec("buyhold", BuyHold, None, "buy on the first bar and hold (baseline)"),
             StrategySpec("sma", SmaCross, None, "long while the fast SMA is above the slow SMA (baseline)"),
+            StrategySpec("hybrid", SignalStrategy, "hybrid", "GM ensemble and news sentiment fused, sized by confidence"),
+            StrategySpec("gm", SignalStrategy, "gm", "GM ensemble forecasts alone, sized by confidence"),
+            StrategySpec("sentiment", SignalStrategy, "sentiment", "news sentiment alone, sized by confidence"),
         )
     }
 )

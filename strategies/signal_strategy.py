@@ -48,7 +48,9 @@ class SignalStrategy(bt.Strategy):
                 )
 
     def notify_order(self, order: bt.Order) -> None:
-        if order.status in _DONE and self._pending.get(id(order.data)) is order:
+        pending = self._pending.get(id(order.data))
+        # The broker notifies with copies of the order: match by reference number, not identity.
+        if order.status in _DONE and pending is not None and pending.ref == order.ref:
             del self._pending[id(order.data)]
 
     def next(self) -> None:

@@ -121,7 +121,7 @@ class ConfidenceSizer(bt.Sizer):
             return 0
         frac = target_exposure(float(data.confidence[0]), direction, float(data.volatility[0]), self.rule)
         shares = frac * self.broker.getvalue() / price
-        return int(math.floor(shares)) if shares >= 0 else -int(math.floor(-shares))
+        return int(shares)  # whole shares, rounded towards zero: never past the target
 
     def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.feeds.DataBase, isbuy: bool) -> int:
         position = self.strategy.getposition(data).size

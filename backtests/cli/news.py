@@ -15,20 +15,13 @@ import click
 
 from backtests.cli.common import setup_logging, user_errors
 from feeds.errors import UserInputError
-from feeds.news.archive import NewsArchive
+from feeds.news.archive import ARCHIVE_ENV, NewsArchive, default_archive_path
 from feeds.news.collect import CollectReport, collect_every, collect_once
 from feeds.news.config import NewsConfig, load_config
 from feeds.news.fetch import Fetcher
 from feeds.news.importer import COLUMNS, ImportValidationError, import_file
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "feeds.toml"
-ARCHIVE_ENV = "BT_HYBRID_NEWS_DB"
-
-
-def default_archive_path() -> Path:
-    """Where the archive lives when nothing else says: the XDG data directory."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "bt-hybrid" / "news.sqlite"
 
 
 def resolve_archive_path(option: Path | None, config: NewsConfig | None) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -73,6 +74,17 @@ _COLUMNS = ("id", "version", "published_us", "fetched_us", "title", "summary", "
             "symbols", "dated", "text_hash")
 FRAME_COLUMNS = ("id", "version", "published", "fetched_at", "visible_at", "superseded_at", "title", "summary",
                  "source", "link", "lang", "symbols", "dated", "text_hash")
+
+
+ARCHIVE_ENV = "BT_HYBRID_NEWS_DB"
+
+
+def default_archive_path() -> Path:
+    """Where the archive lives when nothing else says: $BT_HYBRID_NEWS_DB, else the XDG data directory."""
+    if os.environ.get(ARCHIVE_ENV):
+        return Path(os.environ[ARCHIVE_ENV]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bt-hybrid" / "news.sqlite"
 
 
 def _us(value: datetime) -> int:

@@ -1,0 +1,112 @@
+"""Per-bar sentiment signals from the news archive: score each item version once (cached), aggregate point in time.
+
+No archive, or no items for a symbol, means sentiment has no opinion on any bar: the fusion layer then lets the GM
+decide alone and the report says so. A missing sentiment model is an error only when there are items to score.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from backtests.config import RunConfig
+from feeds.errors import UserInputError
+from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
+from ml.sentiment.aggregate import AggregationConfig, aggregate_sentiment, bar_cutoffs
+from ml.sentiment.labels import confidence_from_probs
+from ml.sentiment.model import SentimentModel
+from ml.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewsSignals:
+    """``frame``: per bar ``sent_score``, ``sent_conf``, ``sent_count`` (NaN score: no opinion)."""
+
+    frame: pd.DataFrame
+    model_version: str
+    summary: dict[str, Any]
+    monthly_counts: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+
+
+def aggregation_config(cfg: RunConfig) -> AggregationConfig:
+    """The [sentiment] section as the aggregator's settings."""
+    hours, minutes = (int(x) for x in cfg.sentiment.cutoff.split(":"))
+    return AggregationConfig(
+        cutoff=time(hours, minutes), timezone=cfg.sentiment.timezone, half_life=cfg.sentiment.half_life,
+        half_life_unit=cfg.sentiment.half_life_unit,
+    )
+
+
+def archive_path(cfg: RunConfig) -> Path:
+    """The configured archive, else the default one."""
+    return Path(cfg.sentiment.archive).expanduser() if cfg.sentiment.archive else default_archive_path()
+
+
+def score_items(items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cfg: RunConfig) -> tuple[pd.DataFrame, str, int]:
+    """Score every item version with the stored sentiment model, reading and filling the archive's score cache."""
+    try:
+        version_path = store.resolve("LLM", cfg.sentiment.model, cfg.sentiment.version)
+    except UserInputError as exc:
+        raise UserInputError(
+            f"news items need a sentiment model, but none could be loaded: {exc.what}",
+            f"models_saved LLM/{cfg.sentiment.model}",
+            "train one with: bt-train sentiment",
+        ) from None
+    version = f"LLM/{cfg.sentiment.model}/{version_path.name}"
+    keys = list(zip(items["id"], items["text_hash"]))
+    cached = archive.cached_scores(keys, version)
+    missing = [i for i, key in enumerate(keys) if key not in cached]
+    if missing:
+        model = SentimentModel.load(store, cfg.sentiment.model, version_path.name)
+        rows = items.iloc[missing]
+        texts = (rows["title"].fillna("") + ". " + rows["summary"].fillna("")).str.strip(". ").tolist()
+        pred = model.predict(texts, rows["lang"].fillna("").tolist())
+        fresh = {
+            keys[i]: CachedScore(float(s), float(p[0]), float(p[1]), float(p[2]))
+            for i, s, p in zip(missing, np.clip(pred.score, -1, 1), pred.probs)
+        }
+        archive.store_scores(version, fresh)
+        cached.update(fresh)
+    scored = items.copy()
+    scored["score"] = [cached[k].score for k in keys]
+    probs = np.array([[cached[k].p_negative, cached[k].p_neutral, cached[k].p_positive] for k in keys])
+    scored["confidence"] = confidence_from_probs(probs)
+    return scored, version, len(keys) - len(missing)
+
+
+def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store: ModelStore) -> NewsSignals:
+    """Sentiment per bar for ``symbol`` from the archive, using only item versions visible by each bar's cutoff."""
+    path = archive_path(cfg)
+    agg = aggregation_config(cfg)
+    empty = pd.DataFrame({"sent_score": np.nan, "sent_conf": 0.0, "sent_count": 0.0}, index=bars)
+    if not path.is_file():
+        log.info("%s: no news archive at %s: sentiment has no opinion", symbol, path)
+        return NewsSignals(empty, "", {"archive": str(path), "items": 0})
+    last_cutoff = bar_cutoffs(bars[-1:], agg)[0].to_pydatetime()
+    with NewsArchive(path) as archive:
+        items = archive.frame(symbol, until=last_cutoff)
+        if items.empty:
+            log.info("%s: no news items in %s: sentiment has no opinion", symbol, path)
+            return NewsSignals(empty, "", {"archive": str(path), "items": 0})
+        scored, version, hits = score_items(items, archive, store, cfg)
+    # An item counts from when it became visible (published, or fetched if later); versions share the item id.
+    feed = pd.DataFrame({"id": scored["id"], "published": scored["visible_at"], "score": scored["score"],
+                         "confidence": scored["confidence"]})
+    agg_frame = aggregate_sentiment(feed, bars, agg)
+    frame = pd.DataFrame(
+        {"sent_score": agg_frame["score"], "sent_conf": agg_frame["confidence"], "sent_count": agg_frame["count"]},
+        index=bars,
+    )
+    months = scored["published"].dt.tz_convert(None).dt.to_period("M").value_counts().sort_index()
+    summary = {"archive": str(path), "items": len(scored), "model_version": version, "cache_hits": hits,
+               "bars_with_opinion": int(frame["sent_score"].notna().sum())}
+    log.info("%s: %d news item versions, %d bars with a sentiment opinion", symbol, len(scored),
+             summary["bars_with_opinion"])
+    return NewsSignals(frame, version, summary, months.astype(float))

@@ -1,0 +1,113 @@
+"""The fusion layer: a weighted vote of the GM forecast and the news sentiment into buy/sell/hold plus confidence.
+
+Each source casts a vote in ``[-1, 1]``: the GM votes ``2 * gm_prob - 1`` (its calibrated probability already
+carries its confidence: 0.5 is no opinion, 0.8 a strong one), the sentiment votes ``sent_score * sent_conf``. The
+fused score is the weighted mean of the votes that exist; a bar with no news items has no sentiment vote (no
+opinion is not a neutral opinion), so the GM decides alone with its weight renormalised to 1 and the bar is flagged
+``gm_only`` for the report. The action follows from thresholds on the score; the confidence is ``|score|``.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml.errors import ModelError
+
+MODES = ("hybrid", "gm", "sentiment")
+BUY, HOLD, SELL = 1.0, 0.0, -1.0  # numeric actions, as the ``action`` signal line carries them
+ACTION_NAMES = {BUY: "buy", HOLD: "hold", SELL: "sell"}
+FUSED_COLUMNS = ("action", "confidence", "score", "gm_vote", "sent_vote", "gm_only")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Vote weights and decision thresholds on the fused score (``sell_threshold < 0 < buy_threshold``).
+
+    ``min_confidence`` is a floor on ``|score|`` for any buy or sell, on top of the thresholds.
+    """
+
+    w_gm: float = 0.6
+    w_sentiment: float = 0.4
+    buy_threshold: float = 0.05
+    sell_threshold: float = -0.05
+    min_confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = "fusion config"
+        for name in ("w_gm", "w_sentiment", "buy_threshold", "sell_threshold", "min_confidence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ModelError(f"{name} must be a finite number, got {value!r}", where=where)
+        if self.w_gm < 0 or self.w_sentiment < 0 or self.w_gm + self.w_sentiment <= 0:
+            raise ModelError(
+                f"weights must be >= 0 with a positive sum (w_gm={self.w_gm}, w_sentiment={self.w_sentiment})",
+                where=where,
+            )
+        if not -1.0 <= self.sell_threshold < 0.0 < self.buy_threshold <= 1.0:
+            raise ModelError(
+                f"need -1 <= sell_threshold < 0 < buy_threshold <= 1 "
+                f"(got sell {self.sell_threshold}, buy {self.buy_threshold})",
+                where=where,
+            )
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ModelError(f"min_confidence must be in [0, 1], got {self.min_confidence}", where=where)
+
+
+def _column(frame: pd.DataFrame | None, name: str, index: pd.Index) -> np.ndarray:
+    if frame is None or name not in frame.columns:
+        return np.full(len(index), np.nan)
+    return frame[name].reindex(index).to_numpy(dtype=np.float64)
+
+
+def fuse(
+    gm: pd.DataFrame, sentiment: pd.DataFrame | None, cfg: FusionConfig, mode: str = "hybrid"
+) -> pd.DataFrame:
+    """Fused signal per bar of ``gm``'s index (columns ``FUSED_COLUMNS``).
+
+    ``gm`` needs ``gm_prob`` (NaN: no forecast for that bar); ``sentiment`` (aligned by date) has ``sent_score``,
+    ``sent_conf`` and optionally ``sent_count`` (0 or a NaN score: no items). A bar without any usable vote holds
+    with confidence 0.
+    """
+    if mode not in MODES:
+        close = difflib.get_close_matches(str(mode), MODES, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(MODES)}"
+        raise ModelError(f"unknown fusion mode '{mode}'", fix=hint)
+    if "gm_prob" not in gm.columns:
+        raise ModelError("GM signals lack the 'gm_prob' column", fix="pass the frame produced by the GM predictor")
+    if mode == "sentiment" and sentiment is None:
+        raise ModelError("fusion mode 'sentiment' needs sentiment signals", fix="provide news or use mode 'gm'")
+    index = gm.index
+    gm_vote = 2.0 * gm["gm_prob"].to_numpy(dtype=np.float64) - 1.0
+    score, conf, count = (_column(sentiment, k, index) for k in ("sent_score", "sent_conf", "sent_count"))
+    has_items = np.isfinite(score) & np.isfinite(conf) & ~(np.isfinite(count) & (count <= 0))
+    sent_vote = np.where(has_items, score * conf, np.nan)
+
+    hybrid = mode == "hybrid"
+    w_gm = np.where(np.isfinite(gm_vote) & (mode != "sentiment"), cfg.w_gm if hybrid else 1.0, 0.0)
+    w_s = np.where(np.isfinite(sent_vote) & (mode != "gm"), cfg.w_sentiment if hybrid else 1.0, 0.0)
+    total = w_gm + w_s
+    weighted = w_gm * np.nan_to_num(gm_vote) + w_s * np.nan_to_num(sent_vote)
+    fused = np.divide(weighted, total, out=np.zeros(len(index)), where=total > 0)  # renormalised over present votes
+    fused = np.clip(fused, -1.0, 1.0)  # inputs outside their documented ranges cannot push the score past 1
+    confidence = np.abs(fused)
+
+    action = np.full(len(index), HOLD)
+    strong = confidence >= cfg.min_confidence
+    action[(fused >= cfg.buy_threshold) & strong & (total > 0)] = BUY
+    action[(fused <= cfg.sell_threshold) & strong & (total > 0)] = SELL
+    gm_only = (w_gm > 0) & (w_s == 0)
+    return pd.DataFrame(
+        {
+            "action": action,
+            "confidence": confidence,
+            "score": fused,
+            "gm_vote": gm_vote,
+            "sent_vote": sent_vote,
+            "gm_only": gm_only,
+        },
+        index=index,
+    )

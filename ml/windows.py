@@ -1,0 +1,166 @@
+"""Sliding windows over a feature matrix, built once as strided tensor views.
+
+Training draws batches by indexing these tensors with a permutation, so no per-sample Python runs in the hot
+loop. Row bookkeeping is explicit because the walk-forward code audits leakage from it: a window whose last
+input row is ``t`` reads input rows ``[t - L + 1, t]`` and target (and known-future) rows ``[t + 1, t + H]``,
+and nothing else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ml.errors import ModelError
+
+
+@dataclass(frozen=True)
+class WindowSet:
+    """Aligned model inputs and targets for N windows.
+
+    - ``x_past`` ``[N, L, F]``: rows ``[t - L + 1, t]`` of the feature matrix.
+    - ``x_future`` ``[N, H, K]`` or ``None``: rows ``[t + 1, t + H]`` of the known-future matrix.
+    - ``y`` ``[N, H, T]``: rows ``[t + 1, t + H]`` of the target matrix.
+    - ``t_index`` ``[N]`` (int64 numpy): ``t``, the row of each window's last input step.
+
+    Tensors may be overlapping strided views of one buffer (cheap to build); indexing copies only the batch.
+    """
+
+    x_past: torch.Tensor
+    x_future: torch.Tensor | None
+    y: torch.Tensor
+    t_index: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.x_past.shape[0]
+        lengths = {self.y.shape[0], len(self.t_index)} | ({self.x_future.shape[0]} if self.x_future is not None else set())
+        if lengths != {n}:
+            raise ModelError(f"window set parts disagree on the number of windows ({n} vs {sorted(lengths)})")
+
+    def __len__(self) -> int:
+        return int(self.x_past.shape[0])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.x_past.shape[1])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.y.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_past.shape[2])
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.y.shape[2])
+
+    @property
+    def n_future(self) -> int:
+        return 0 if self.x_future is None else int(self.x_future.shape[2])
+
+    def subset(self, idx: np.ndarray | torch.Tensor | slice | list[int]) -> WindowSet:
+        """The windows at ``idx`` (positions, a boolean mask or a slice), in that order."""
+        if isinstance(idx, slice):
+            pos = np.arange(len(self))[idx]
+        else:
+            pos = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx)
+            if pos.dtype == bool:
+                pos = np.flatnonzero(pos)
+            pos = pos.astype(np.int64, copy=False)
+        t = torch.from_numpy(pos).to(self.x_past.device)
+        return WindowSet(
+            x_past=self.x_past[t],
+            x_future=None if self.x_future is None else self.x_future[t],
+            y=self.y[t],
+            t_index=self.t_index[pos],
+        )
+
+    def to(self, device: torch.device | str) -> WindowSet:
+        """The same windows on ``device`` (materialises strided views there)."""
+        return WindowSet(
+            x_past=self.x_past.to(device),
+            x_future=None if self.x_future is None else self.x_future.to(device),
+            y=self.y.to(device),
+            t_index=self.t_index,
+        )
+
+
+def _as_matrix(name: str, arr: np.ndarray, rows: int | None) -> torch.Tensor:
+    a = np.asarray(arr)
+    if a.ndim == 1:
+        a = a[:, None]  # [R] -> [R, 1]
+    if a.ndim != 2:
+        raise ModelError(f"{name} must be a 2-D array [rows, columns], got shape {a.shape}")
+    if rows is not None and a.shape[0] != rows:
+        raise ModelError(f"{name} has {a.shape[0]} rows but values has {rows}", fix="pass arrays with the same rows")
+    return torch.tensor(a, dtype=torch.float32)  # a private copy: later edits to the caller's array change nothing
+
+
+def _check_finite(name: str, m: torch.Tensor, lo: int, hi: int) -> None:
+    bad = ~torch.isfinite(m[lo:hi])
+    if bool(bad.any()):
+        row = lo + int(torch.nonzero(bad)[0, 0])
+        raise ModelError(f"{name} has a NaN or infinite value", where=f"row {row}", fix="fill or drop missing values first")
+
+
+def make_windows(
+    values: np.ndarray,
+    *,
+    input_size: int,
+    horizon: int,
+    n_targets: int = 1,
+    future: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    stride: int = 1,
+    start: int = 0,
+    end: int | None = None,
+) -> WindowSet:
+    """Every window that lies entirely inside rows ``[start, end)`` of ``values`` ``[R, F]``.
+
+    Window last-input rows are ``t = start + L - 1, start + L - 1 + stride, ...`` up to ``end - H - 1``, so
+    inputs use rows ``[t - L + 1, t]`` and targets rows ``[t + 1, t + H]``, all within ``[start, end)``.
+    Targets default to the first ``n_targets`` columns of ``values``; ``targets`` ``[R, T]`` supplies another
+    series (e.g. per-bar log returns). ``future`` ``[R, K]`` holds known-future inputs, read at the target rows.
+    Raises ``ModelError`` when the range holds no complete window or a touched row is not finite.
+    """
+    if input_size < 1 or horizon < 1 or stride < 1:
+        raise ModelError(f"input_size, horizon and stride must be >= 1 (got {input_size}, {horizon}, {stride})")
+    v = _as_matrix("values", values, None)
+    rows = v.shape[0]
+    end = rows if end is None else end
+    if not 0 <= start <= end <= rows:
+        raise ModelError(f"row range [{start}, {end}) is outside the {rows} rows of values")
+    if targets is None:
+        if not 1 <= n_targets <= v.shape[1]:
+            raise ModelError(f"n_targets={n_targets} must be between 1 and the {v.shape[1]} columns of values")
+        tgt = v[:, :n_targets]
+    else:
+        tgt = _as_matrix("targets", targets, rows)
+    fut = None if future is None else _as_matrix("future", future, rows)
+
+    span = end - start
+    n = (span - input_size - horizon) // stride + 1 if span >= input_size + horizon else 0
+    if n < 1:
+        raise ModelError(
+            f"too little history for one window: rows [{start}, {end}) hold {span} rows, "
+            f"need input_size + horizon = {input_size + horizon}",
+            fix="use more history or a shorter input_size/horizon",
+        )
+    first_t = start + input_size - 1
+    last_t = first_t + (n - 1) * stride
+    _check_finite("values", v, start, last_t + 1)
+    _check_finite("targets", tgt, first_t + 1, last_t + horizon + 1)
+    if fut is not None:
+        _check_finite("future", fut, first_t + 1, last_t + horizon + 1)
+
+    # unfold(0, size, step): [R', C] -> [N', C, size]; permute to [N', size, C]; keep the first n windows.
+    x_past = v[start : last_t + 1].unfold(0, input_size, stride).permute(0, 2, 1)[:n]
+    y = tgt[first_t + 1 : last_t + horizon + 1].unfold(0, horizon, stride).permute(0, 2, 1)[:n]
+    x_future = None
+    if fut is not None:
+        x_future = fut[first_t + 1 : last_t + horizon + 1].unfold(0, horizon, stride).permute(0, 2, 1)[:n]
+    t_index = np.arange(first_t, last_t + 1, stride, dtype=np.int64)
+    return WindowSet(x_past=x_past, x_future=x_future, y=y, t_index=t_index)

@@ -1,0 +1,62 @@
+"""End to end: the hybrid strategy on a small window, with news from a local archive and a trained sentiment model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from backtests.cli.run import main as run_main
+
+FAST = [
+    "--set", "gm.train.max_epochs=1", "--set", "gm.warm_train.max_epochs=1", "--set", "walkforward.max_train_bars=400",
+    "--set", "walkforward.min_train_bars=300", "--set", "walkforward.retrain_every=42",
+]
+
+
+def run(tmp_path: Path, *args: str):
+    return CliRunner().invoke(
+        run_main,
+        [*args, "--data", "bundled", "--reports-dir", str(tmp_path / "reports"), "--models-dir",
+         str(tmp_path / "models"), "--set", f"sentiment.archive='{tmp_path / 'news.sqlite'}'", *FAST],
+        catch_exceptions=False,
+    )
+
+
+@pytest.mark.slow
+def test_hybrid_run_writes_ml_report(tmp_path: Path) -> None:
+    result = run(tmp_path, "--strategy", "hybrid", "--from", "2024-06", "--to", "2024-10-31")
+    assert result.exit_code == 0, result.output
+    folder = next((tmp_path / "reports").iterdir())
+    doc = json.loads((folder / "metrics.json").read_text())
+    assert set(doc["metrics"]) == {"hybrid", "buyhold", "sma", "benchmark"}
+    nvda = doc["symbols"]["NVDA"]
+    assert len(nvda["folds"]) >= 3
+    assert nvda["leakage_audit"]["passed"] is True
+    assert nvda["fusion"]["gm_only_share"] == 1.0  # no archive: the GM decided every bar alone
+    signals = pd.read_csv(folder / "signals.csv", index_col="date", parse_dates=["date"])
+    assert signals.index[0] >= pd.Timestamp("2024-06-01") and signals["gm_prob"].between(0, 1).all()
+    assert signals["sent_score"].isna().all()
+    info = json.loads((folder / "run.json").read_text())
+    assert len(info["model_versions"]) == len(nvda["folds"])  # one stored ensemble version per fold
+    for ref in info["model_versions"]:
+        kind, name, version = ref.split("/")
+        assert (tmp_path / "models" / kind / name / version / "weights.safetensors").is_file()
+    html = (folder / "report.html").read_text()
+    for section in ("Walk-forward folds", "Calibration", "Leakage audit", "PASS", "Fusion of GM and sentiment",
+                    "News coverage"):
+        assert section in html
+
+    again = run(tmp_path, "--strategy", "hybrid", "--from", "2024-06", "--to", "2024-10-31")
+    assert again.exit_code == 0
+    second = max((tmp_path / "reports").iterdir())
+    assert json.loads((second / "run.json").read_text())["model_versions"] == info["model_versions"]  # same ids
+
+
+def test_too_little_history_is_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "--strategy", "gm", "--from", "1999-06", "--to", "1999-12-31")
+    assert result.exit_code == 2
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error")]
+    assert len(errors) == 1 and "bars" in errors[0]

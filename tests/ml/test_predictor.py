@@ -1,0 +1,62 @@
+"""GMPredictor: batch and one-bar-at-a-time signals agree on the same bars; bad requests fail clearly."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.errors import ModelError
+from ml.features import WARMUP_BARS, build_features
+from ml.gm_run import train_fold
+from ml.predictor import SIGNAL_COLUMNS, GMPredictor
+from ml.walkforward import make_folds
+from tests.ml.test_ensemble import WF, tiny_config
+from tests.ml.test_features import price_frame
+
+
+@pytest.fixture(scope="module")
+def trained():  # type: ignore[no-untyped-def]
+    frame = price_frame(300, seed=11)
+    features = build_features(frame, WF.horizon)
+    fold = make_folds(features.index, features.index[250], None, WF)[0]
+    ensemble, _ = train_fold(frame, features, fold, WF, tiny_config())
+    return frame, features, GMPredictor(ensemble)
+
+
+def test_batch_and_incremental_signals_are_identical(trained) -> None:  # type: ignore[no-untyped-def]
+    frame, features, predictor = trained
+    rows = list(range(len(features) - 12, len(features)))  # includes the last bar, whose future lies past the data
+    batch = predictor.predict_batch(features, rows)
+    for r in rows:
+        one = predictor.predict_one(frame.iloc[: r + WARMUP_BARS + 1])  # the price frame ends at that bar
+        assert one["date"] == features.index[r]
+        for col in SIGNAL_COLUMNS:
+            assert one[col] == pytest.approx(batch.loc[features.index[r], col], abs=1e-6, rel=0), (r, col)
+
+
+def test_a_live_frame_with_shorter_history_gives_the_same_signal(trained) -> None:  # type: ignore[no-untyped-def]
+    frame, features, predictor = trained
+    L = predictor.ensemble.sequence_length
+    recent = frame.iloc[-(L + WARMUP_BARS + 5) :]  # only the bars a live session keeps
+    one = predictor.predict_one(recent)
+    batch = predictor.predict_batch(features, [len(features) - 1])
+    assert np.allclose([one[c] for c in SIGNAL_COLUMNS], batch.iloc[0].to_numpy(), atol=1e-6, rtol=0)
+
+
+def test_signals_do_not_depend_on_other_rows_in_the_batch(trained) -> None:  # type: ignore[no-untyped-def]
+    _, features, predictor = trained
+    rows = np.arange(len(features) - 30, len(features))
+    whole = predictor.predict_batch(features, rows)
+    shuffled = predictor.predict_batch(features, rows[::-1])
+    assert np.allclose(whole.to_numpy(), shuffled.iloc[::-1].to_numpy(), atol=1e-6, rtol=0)
+    assert predictor.predict_batch(features, []).empty
+
+
+def test_too_little_history_and_wrong_horizon_fail_clearly(trained) -> None:  # type: ignore[no-untyped-def]
+    frame, features, predictor = trained
+    L = predictor.ensemble.sequence_length
+    with pytest.raises(ModelError, match=f"needs {L} rows"):
+        predictor.predict_batch(features, [L - 2])
+    with pytest.raises(ModelError, match=f"needs {L} rows"):
+        predictor.predict_one(frame.iloc[: WARMUP_BARS + L - 1])
+    with pytest.raises(ModelError, match="horizon"):
+        predictor.predict_batch(build_features(frame, horizon=WF.horizon + 1), [len(features) - 1])

@@ -1,0 +1,72 @@
+"""Window construction: exact row bookkeeping (the leakage audit relies on it), targets, strides, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml.errors import ModelError
+from ml.windows import make_windows
+
+
+def _values(rows: int = 30, cols: int = 3) -> np.ndarray:
+    # value = 100 * row + column, so every element says which row and column it came from
+    return (np.arange(rows)[:, None] * 100 + np.arange(cols)[None, :]).astype(np.float64)
+
+
+def test_rows_touched_match_the_documented_ranges() -> None:
+    ws = make_windows(_values(), input_size=5, horizon=3, n_targets=2)
+    assert len(ws) == 30 - 5 - 3 + 1
+    assert ws.x_past.shape == (23, 5, 3) and ws.y.shape == (23, 3, 2) and ws.x_future is None
+    for i, t in enumerate(ws.t_index):
+        np.testing.assert_array_equal(ws.x_past[i, :, 0].numpy(), 100 * np.arange(t - 4, t + 1))
+        np.testing.assert_array_equal(ws.y[i, :, 1].numpy(), 100 * np.arange(t + 1, t + 4) + 1)
+    assert ws.t_index[0] == 4 and ws.t_index[-1] == 26
+
+
+def test_start_end_stride_keep_windows_inside_the_range() -> None:
+    ws = make_windows(_values(40), input_size=4, horizon=2, start=10, end=30, stride=3)
+    assert ws.t_index.tolist() == [13, 16, 19, 22, 25]  # 25 + 2 = 27 < 30, 28 + 2 = 30 would leave the range
+    assert float(ws.x_past.min()) == 1000.0  # row 10 is the earliest row read
+    assert float(ws.y.max()) == 2700.0  # row 27 is the latest row read
+
+
+def test_custom_targets_and_future_are_read_at_the_horizon_rows() -> None:
+    v = _values(20)
+    targets = -np.arange(20, dtype=float)
+    future = np.stack([np.arange(20) * 10.0, np.ones(20)], axis=1)
+    ws = make_windows(v, input_size=3, horizon=2, targets=targets, future=future)
+    t = ws.t_index[4]
+    assert ws.y[4, :, 0].tolist() == [-(t + 1), -(t + 2)]
+    assert ws.x_future is not None and ws.x_future.shape == (len(ws), 2, 2)
+    assert ws.x_future[4, :, 0].tolist() == [10.0 * (t + 1), 10.0 * (t + 2)]
+    assert ws.n_future == 2 and ws.n_targets == 1 and ws.horizon == 2 and ws.input_size == 3
+
+
+def test_windows_copy_the_input_and_subset_keeps_alignment() -> None:
+    v = _values(12)
+    ws = make_windows(v, input_size=2, horizon=1)
+    v[:] = -1.0
+    assert float(ws.x_past.min()) >= 0.0  # later edits to the caller's array do not leak in
+    sub = ws.subset(np.array([5, 0, 7]))
+    assert sub.t_index.tolist() == [6, 1, 8]
+    assert torch.equal(sub.y, ws.y[[5, 0, 7]])
+    mask = np.zeros(len(ws), dtype=bool)
+    mask[[1, 2]] = True
+    assert ws.subset(mask).t_index.tolist() == [2, 3]
+    assert ws.subset(slice(0, 3)).t_index.tolist() == [1, 2, 3]
+
+
+def test_too_little_history_and_bad_values_are_clear_errors() -> None:
+    with pytest.raises(ModelError, match="too little history"):
+        make_windows(_values(5), input_size=4, horizon=2)
+    v = _values(10)
+    v[3, 1] = np.nan
+    with pytest.raises(ModelError, match="row 3"):
+        make_windows(v, input_size=2, horizon=1)
+    with pytest.raises(ModelError, match="rows"):
+        make_windows(_values(10), input_size=2, horizon=1, targets=np.zeros(9))
+    with pytest.raises(ModelError, match="n_targets"):
+        make_windows(_values(10), input_size=2, horizon=1, n_targets=4)
+    with pytest.raises(ModelError, match="outside"):
+        make_windows(_values(10), input_size=2, horizon=1, start=3, end=11)
