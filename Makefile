@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/bt-run --strategy buyhold --from 2020
+	$(BIN)/bt-run --strategy hybrid --from 2020
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -9,15 +9,15 @@ import pandas as pd
 
 from backtests.analyzers import EquityRecorder, FillRecorder
 from backtests.config import CostSection
-from strategies.signal_data import SIGNAL_LINES, SignalData
+from strategies.signal_data import SIGNAL_LINES, FrameFeed, SignalData
 
 
-def make_feed(symbol: str, frame: pd.DataFrame, signals: pd.DataFrame | None = None) -> bt.feeds.PandasData:
+def make_feed(symbol: str, frame: pd.DataFrame, signals: pd.DataFrame | None = None) -> FrameFeed:
     """A backtrader feed from a validated price frame, with the signal lines attached when given."""
     if signals is None:
-        return bt.feeds.PandasData(dataname=frame, name=symbol, openinterest=None)
+        return FrameFeed(dataname=frame, name=symbol)
     joined = frame.join(signals.reindex(frame.index)[list(SIGNAL_LINES)])
-    return SignalData(dataname=joined, name=symbol, openinterest=None)
+    return SignalData(dataname=joined, name=symbol)
 
 
 def build_cerebro(

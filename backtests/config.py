@@ -109,7 +109,7 @@ class SentimentSection:
 class SignalSection:
     """How the signal strategy trades its targets."""
 
-    rebalance_band: float = 0.05  # skip same-side resizes smaller than this share of portfolio value
+    rebalance_band: float = 0.2  # skip same-side resizes smaller than this share of portfolio value (limits churn)
 
     def __post_init__(self) -> None:
         if not 0 <= self.rebalance_band < 1:

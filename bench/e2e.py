@@ -1,0 +1,100 @@
+"""End-to-end cost of the main command, and the per-bar cost of the hybrid strategy inside backtrader.
+
+1. Runs ``bt-run --strategy hybrid --from 2020`` (the default preset, bundled NVDA, fresh model store) as a child
+   process and records its wall time and peak RSS (target: 5 minutes and 3 GiB on a 2-core CPU).
+2. Times backtrader alone on that run's bars: the hybrid strategy reading the run's own precomputed signal lines
+   (signals.csv, with the confidence sizer) against the SMA baseline, median of several runs (target: hybrid
+   within 1.3x of SMA).
+
+    python bench/e2e.py [--repeats 5] [--run-dir reports/<run-id>] [--no-append]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from backtests.config import load_config  # noqa: E402
+from backtests.runner import run_strategy, strategy_spec  # noqa: E402
+from bench.common import markdown_table, report  # noqa: E402
+from feeds.bundled import load_bundled  # noqa: E402
+from strategies.signal_data import SIGNAL_LINES  # noqa: E402
+from strategies.sizer import ConfidenceSizer, SizerConfig  # noqa: E402
+
+MAIN_COMMAND = ["bt-run", "--strategy", "hybrid", "--from", "2020"]
+
+
+def run_main_command(workdir: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in GiB of the child, and its exit code."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    exe = Path(sys.executable).parent / "bt-run"
+    args = [str(exe), *MAIN_COMMAND[1:], "--reports-dir", str(workdir / "reports"), "--models-dir",
+            str(workdir / "models"), "--data", "bundled"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+    return wall, peak_kib / 2**20, proc.returncode
+
+
+def per_bar_cost(run_dir: Path, repeats: int) -> list[list[object]]:
+    """Seconds per bar of SMA vs hybrid in backtrader, on the main run's bars and its own precomputed signals."""
+    signals = pd.read_csv(run_dir / "signals.csv", index_col="date", parse_dates=["date"])
+    frame = load_bundled("NVDA").loc[signals.index[0] : signals.index[-1]]
+    cfg = load_config("default")
+    lines = {"NVDA": signals[list(SIGNAL_LINES)]}
+    sizer = (ConfidenceSizer, {f: getattr(cfg.sizer, f) for f in SizerConfig.__dataclass_fields__})
+    timings: dict[str, list[float]] = {"sma": [], "hybrid": []}
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_strategy("sma", strategy_spec("sma"), {"NVDA": frame}, cfg)
+        timings["sma"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        run_strategy("hybrid", strategy_spec("hybrid"), {"NVDA": frame}, cfg, signals=lines, sizer=sizer,
+                     params={"rebalance_band": cfg.signals.rebalance_band})
+        timings["hybrid"].append(time.perf_counter() - t0)
+    sma, hybrid = statistics.median(timings["sma"]), statistics.median(timings["hybrid"])
+    return [
+        ["SMA baseline", len(frame), f"{sma:.3f}", f"{sma / len(frame) * 1e6:.0f}", "1.00x"],
+        ["hybrid (precomputed signals)", len(frame), f"{hybrid:.3f}", f"{hybrid / len(frame) * 1e6:.0f}",
+         f"{hybrid / sma:.2f}x"],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--run-dir", type=Path, help="reuse this finished run folder instead of running the command")
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+    body = ""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = args.run_dir
+        if run_dir is None:
+            wall, rss, code = run_main_command(Path(tmp))
+            body += markdown_table(
+                ["command", "exit", "wall s", "peak RSS GiB"],
+                [[" ".join(MAIN_COMMAND) + " (fresh model store)", code, f"{wall:.1f}", f"{rss:.2f}"]],
+            ) + "\n\nTargets: within 300 s wall and 3 GiB peak RSS.\n\n"
+            run_dir = next((Path(tmp) / "reports").iterdir())
+        rows = per_bar_cost(run_dir, args.repeats)
+    body += markdown_table(["strategy in backtrader", "bars", "s (median)", "us/bar", "vs SMA"], rows)
+    body += f"\n\nMedian of {args.repeats} runs. Target: hybrid within 1.3x of the SMA baseline per bar."
+    report("End to end: the main command, and the hybrid strategy's per-bar cost", body, append=not args.no_append)
+
+
+if __name__ == "__main__":
+    main()
