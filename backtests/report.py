@@ -21,7 +21,7 @@ PERCENT_METRICS = frozenset(
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
+table{border-collapse:collapse;font-size:12px;margin:8px 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.note{color:#555;font-size:12px}
 .pass{color:#137333;font-weight:bold}.fail{color:#b3261e;font-weight:bold}img{max-width:100%}
 """
@@ -65,7 +65,8 @@ def frame_table(frame: pd.DataFrame, max_rows: int = 500, float_format: str = "{
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [shown.index.name or "", *shown.columns])
     body = []
     for idx, row in shown.iterrows():
-        cells = [html.escape(str(idx))]
+        label = idx.date() if isinstance(idx, pd.Timestamp) and idx == idx.normalize() else idx
+        cells = [html.escape(str(label))]
         for v in row.tolist():
             if isinstance(v, float):
                 cells.append("-" if math.isnan(v) else float_format.format(v))
