@@ -19,17 +19,25 @@ $(VENV)/.torch-spec: FORCE
 
 $(STAMP): pyproject.toml $(VENV)/.torch-spec
 	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,export,bench]" "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,export]" "$(TORCH_SPEC)"
 	@touch $@
 
 run: $(STAMP)
+	@test -n "$$(ls -A models_saved/LLM/sentiment 2>/dev/null)" || $(BIN)/bt-train sentiment
 	$(BIN)/bt-run --strategy hybrid --from 2020
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Benchmarks need the peers (neuralforecast, VADER, SnowNLP); the torch spec is passed along so pip keeps it.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[bench]" "$(TORCH_SPEC)"
 	$(BIN)/python bench/backtest_speed.py
+	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/sentiment_eval.py
+	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/forecast_ett.py
+	$(BIN)/python bench/informer_complexity.py
 
 clean-venv:
 	rm -rf $(VENV)

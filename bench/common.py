@@ -10,7 +10,7 @@ import platform
 import shlex
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +36,14 @@ def _memory_gib() -> str:
     except OSError:
         pass
     return "? GiB"
+
+
+def set_threads(n: int) -> None:
+    """Fix torch's intra-op threads. On a shared 2-core machine two OpenMP threads per process thrash when the
+    cores are busy (small-network training ran 7-70x slower than with one thread), so benchmarks pin this."""
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def machine_description() -> str:
@@ -76,7 +84,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 def report(title: str, body: str, *, append: bool = True, path: Path = BENCHMARKS_MD) -> str:
     """Print a result section (title, date, machine, command, body) and append it to docs/benchmarks.md."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"## {title}\n\n"
         f"- date: {stamp}\n- machine: {machine_description()}\n- command: `{command_line()}`\n\n{body.rstrip()}\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
-from typing import ContextManager
 
 import torch
 
@@ -52,7 +51,7 @@ def select_device(name: str = "auto") -> torch.device:
     raise ModelError(f"unknown device '{name}'", fix=hint)
 
 
-def autocast_context(device: torch.device) -> ContextManager[object]:
+def autocast_context(device: torch.device) -> contextlib.AbstractContextManager[object]:
     """bf16 autocast on CUDA (halves activation traffic, no loss scaling needed); a no-op elsewhere.
 
     CPU autocast is left off: on CPUs without bf16 units it is slower than float32.

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,7 @@ class ModelStore:
         full.update(schema_version=SCHEMA_VERSION, sha256=sha, weights_bytes=len(blob))
         version = _version_id(sha, full)
         full["version"] = version
-        full["created_at"] = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        full["created_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
 
         parent = self.root / kind / name
         final = parent / version
@@ -307,7 +307,8 @@ Builder = Callable[..., ForecastNetwork]
 
 
 def _registry_builder() -> Builder:
-    from ml.networks.registry import build_network  # the registry imports every network: only load it when needed
+    # The registry imports every network: load it only when a network is rebuilt.
+    from ml.networks.registry import build_network
 
     return build_network
 

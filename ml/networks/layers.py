@@ -113,20 +113,22 @@ class ProbAttention(nn.Module):
     every key. Queries, keys and values share the head width ``E``.
 
     The keys are resampled at every training step from the global RNG (reproducible under ``torch.manual_seed``);
-    in eval mode they come from a generator seeded with ``eval_seed`` so that inference is deterministic.
+    in eval mode the sample is the ``U`` evenly spaced keys (a stratified sample), so inference is deterministic and
+    holds no random state, which lets ``torch.export``, TorchScript and ONNX capture it.
     """
 
-    def __init__(self, factor: int = 5, dropout: float = 0.0, eval_seed: int = 0) -> None:
+    def __init__(self, factor: int = 5, dropout: float = 0.0) -> None:
         super().__init__()
-        self.factor, self.eval_seed = factor, eval_seed
+        self.factor = factor
         self.dropout = nn.Dropout(dropout)
 
     def _top_queries(self, q: torch.Tensor, k: torch.Tensor, n_keys: int, n_top: int) -> torch.Tensor:
         """Indices ``[B, N, u]`` of the ``u`` queries with the largest estimated sparsity measurement."""
-        gen = None
-        if not self.training:
-            gen = torch.Generator(device=q.device).manual_seed(self.eval_seed)
-        sample = torch.randperm(k.shape[2], device=q.device, generator=gen)[:n_keys]  # [U] distinct keys
+        l_k = k.shape[2]
+        if self.training:
+            sample = torch.randperm(l_k, device=q.device)[:n_keys]  # [U] distinct random keys
+        else:
+            sample = torch.div(torch.arange(n_keys, device=q.device) * l_k, n_keys, rounding_mode="floor")  # [U] evenly spaced
         with torch.no_grad():  # the selection is not differentiable
             k_s = k.index_select(2, sample).transpose(-2, -1)  # [B, N, L_K, E] -> [B, N, U, E] -> [B, N, E, U]
             scores = torch.matmul(q, k_s)  # [B, N, L_Q, U]

@@ -12,7 +12,15 @@ import torch
 
 from ml.errors import IntegrityError, ModelError
 from ml.networks.base import ForecastNetwork
-from ml.store import SCHEMA_VERSION, ModelStore, fingerprint_frame, load_network, load_networks, save_network, save_networks
+from ml.store import (
+    SCHEMA_VERSION,
+    ModelStore,
+    fingerprint_frame,
+    load_network,
+    load_networks,
+    save_network,
+    save_networks,
+)
 from tests.ml.test_trainer import TinyNet, TinyQuantileNet
 
 META = {"features": ["ret_1", "vol_20"], "scaler": {"mean": np.array([0.1, 0.2]), "std": [1.0, 2.0]}, "metrics": {"mse": 0.5}}

@@ -1,0 +1,172 @@
+"""Training throughput, inference latency and test MSE: our networks against neuralforecast's same-named models.
+
+Both sides train on the same ETTh1 windows (the protocol of forecast_ett.py: scaler fitted on train, L = 96) with
+matched sizes, the same windows per optimisation step (neuralforecast's ``windows_batch_size``; its
+``batch_size`` counts series) and the same number of steps, without validation, so that the time measured is
+training alone. Throughput = windows per second of training-loop time (from the first to the last step; data
+loading and the optimiser step included). Latency: one window through the public predict API (median of
+repeated calls), and every test window in one call. Target: ours >= 1.5x neuralforecast's throughput for every
+network, at equal or better test MSE.
+
+    python bench/train_speed.py                          # all four networks, univariate OT, h = 24
+    python bench/train_speed.py --networks nbeats --steps 100 --setting M96
+    python bench/train_speed.py --quick                  # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import SHARED_DATA, markdown_table, report, set_threads
+from bench.forecast_ett import (
+    LOOKBACK,
+    NETWORKS,
+    NF_CLASS,
+    SETTINGS,
+    TRAIN,
+    _long_frame,
+    fitted_callback,
+    load_ett,
+    mse_mae,
+    nf_available,
+    nf_model,
+    nf_test_predictions,
+    setting_windows,
+)
+from ml.networks.registry import build_network, default_hparams
+from ml.trainer import TrainConfig, fit, predict
+
+log = logging.getLogger("bench.train_speed")
+LATENCY_CALLS = 20
+
+
+def _median_seconds(fn: Any, calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_ours(name: str, size: str, ws: tuple, cfg: TrainConfig) -> dict[str, Any]:
+    train, _, test = ws
+    torch.manual_seed(cfg.seed)
+    net = build_network(
+        name, input_size=LOOKBACK, horizon=train.horizon, n_features=train.n_features, n_targets=train.n_targets,
+        **default_hparams(name, size),
+    )
+    res = fit(net, train, None, cfg)
+    one = test.subset(slice(0, 1))
+    latency = _median_seconds(lambda: predict(net, one), LATENCY_CALLS)
+    t0 = time.perf_counter()
+    pred = net.point(predict(net, test)).numpy()
+    return {
+        "samples_per_s": res.train_samples_per_s, "steps": res.steps,
+        "latency_ms": latency * 1e3, "all_test_s": time.perf_counter() - t0, "mse": mse_mae(pred, test.y.numpy())[0],
+        "params": sum(p.numel() for p in net.parameters()),
+    }
+
+
+def run_peer(
+    name: str, size: str, data: Any, mode: str, horizon: int, cfg: TrainConfig, steps: int, test_stride: int
+) -> dict[str, Any]:
+    from neuralforecast import NeuralForecast
+
+    values = data.scaled[:, -1:] if mode == "S" else data.scaled
+    t1, t2, _ = data.borders
+    n_series = values.shape[1]
+    nf = NeuralForecast(models=[nf_model(name, size, mode, horizon, n_series, cfg, steps, validate=False)], freq=1)
+    nf.fit(_long_frame(values, slice(0, t1)), val_size=0)
+    fitted = nf.models[0]  # neuralforecast trains a deep copy of the model it is given
+    timer = fitted_callback(nf, "StepTimer")
+    loop_s = timer.loop_seconds
+    windows = fitted.windows_batch_size  # per step, counted in single-series windows
+    per_step = windows / (n_series if (mode == "M" and name != "tsmixer") else 1)  # in windows of ours
+    history = _long_frame(values, slice(t2 - LOOKBACK, t2))
+    latency = _median_seconds(lambda: nf.predict(df=history), 5)
+    t0 = time.perf_counter()
+    pred = nf_test_predictions(nf, data, mode, horizon, test_stride)
+    all_s = time.perf_counter() - t0
+    _, _, test = setting_windows(data, mode, horizon, test_stride)
+    return {
+        "samples_per_s": timer.steps * per_step / loop_s if loop_s > 0 else 0.0, "steps": timer.steps,
+        "latency_ms": latency * 1e3, "all_test_s": all_s, "mse": mse_mae(pred, test.y.numpy())[0],
+        "params": sum(p.numel() for p in fitted.parameters()),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=SHARED_DATA / "benchmarks" / "ETTh1.csv", help="CSV: date, numeric columns, OT")
+    p.add_argument("--setting", default="S24", choices=list(SETTINGS))
+    p.add_argument("--networks", default=",".join(NETWORKS), help=f"comma list of {', '.join(NETWORKS)}")
+    p.add_argument("--size", default="small", choices=("tiny", "small", "base"))
+    p.add_argument("--epochs", type=int, default=2, help="epochs of ours; the peer runs the same number of steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads, both sides (1: robust on a busy machine)")
+    p.add_argument("--quick", action="store_true", help="smoke run: one epoch capped at 15 s, every 24th test window")
+    p.add_argument("--no-append", dest="append", action="store_false")
+    args = p.parse_args(argv)
+    args.networks = [n.strip() for n in args.networks.split(",") if n.strip()]
+    for n in args.networks:
+        if n not in NETWORKS:
+            p.error(f"unknown network {n!r}; choose from {', '.join(NETWORKS)}")
+    if not nf_available():
+        p.error("neuralforecast is not installed: pip install neuralforecast -c <constraint file pinning torch>")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    set_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="pytorch_lightning")
+    data = load_ett(args.data)
+    mode, horizon = SETTINGS[args.setting]
+    test_stride = 24 if args.quick else 1
+    ws = setting_windows(data, mode, horizon, test_stride)
+    rows = []
+    for name in args.networks:
+        settings = dict(TRAIN[name], max_epochs=1 if args.quick else args.epochs)
+        cfg = TrainConfig(device="cpu", seed=args.seed, max_train_seconds=15.0 if args.quick else None, **settings)
+        log.info("%s: ours", name)
+        ours = run_ours(name, args.size, ws, cfg)
+        log.info("%s: neuralforecast %s, %d steps", name, NF_CLASS[name], ours["steps"])
+        peer = run_peer(name, args.size, data, mode, horizon, cfg, ours["steps"], test_stride)
+        speedup = ours["samples_per_s"] / peer["samples_per_s"] if peer["samples_per_s"] else float("nan")
+        rows.append([
+            name, f"{ours['params']:,} / {peer['params']:,}", cfg.batch_size, f"{ours['steps']} / {peer['steps']}",
+            f"{ours['samples_per_s']:.0f}", f"{peer['samples_per_s']:.0f}", f"{speedup:.2f}x",
+            f"{ours['latency_ms']:.1f} / {peer['latency_ms']:.1f}", f"{ours['all_test_s']:.2f} / {peer['all_test_s']:.2f}",
+            f"{ours['mse']:.4f} / {peer['mse']:.4f}",
+            "yes" if speedup >= 1.5 and ours["mse"] <= peer["mse"] else "no",
+        ])
+    table = markdown_table(
+        ["network", "params ours / nf", "windows/step", "steps ours / nf", "train windows/s ours", "train windows/s nf",
+         "speedup", "1-window latency ms ours / nf", "all test windows s ours / nf", "test MSE ours / nf",
+         ">= 1.5x at <= MSE"],
+        rows,
+    )
+    body = (
+        f"{data.name} {args.setting} (L={LOOKBACK}, h={horizon}), size preset `{args.size}`, "
+        f"{'one epoch capped at 15 s (quick)' if args.quick else f'{args.epochs} epochs of ours'}, no validation.\n\n{table}"
+    )
+    report(f"Training speed against neuralforecast{' (quick smoke run)' if args.quick else ''}", body, append=args.append)
+
+
+if __name__ == "__main__":
+    main()
