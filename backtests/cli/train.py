@@ -1,0 +1,56 @@
+"""``bt-train``: train models outside a backtest and store them as versions (``gm`` and ``sentiment``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from backtests.cli.common import setup_logging, user_errors
+from backtests.cli.options import parse_date
+from backtests.cli.run import overrides_from_flags
+from backtests.cli.train_sentiment import sentiment
+from backtests.config import load_config
+from backtests.runner import load_frames
+from backtests.signals import effective_gm
+from ml.gm_run import run_gm_walk_forward
+from ml.store import ModelStore
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Train the GM ensemble or the sentiment model and save it to the model store."""
+    setup_logging()
+
+
+@main.command()
+@click.option("--symbol", default="NVDA", show_default=True, help="Symbol whose history the ensemble learns.")
+@click.option("--to", "end", metavar="DATE", help="Last bar of history to use (default: the end of the data).")
+@click.option("--config", "config", default="default", show_default=True, help="Preset name or TOML path.")
+@click.option("--data", help="Price source: auto, cache, yfinance, bundled, csv.")
+@click.option("--device", help="Training device: auto, cpu, cuda, mps.")
+@click.option("--models-dir", help="Model store folder (default models_saved).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override any config key.")
+@user_errors
+def gm(symbol: str, end: str | None, config: str, **flags: Any) -> None:
+    """Train the GM ensemble on all history up to --to, for forecasting the next bar (paper trading).
+
+    The model is the one the walk-forward schedule would use for a decision at the last bar: trained on data that
+    ends an embargo before it, with the validation tail used for early stopping and calibration.
+    """
+    flags["symbol"] = (symbol,)
+    if end:
+        flags["end"] = parse_date(end, "--to")
+    cfg = load_config(config, overrides_from_flags(**flags))
+    frame = load_frames(cfg, warmup_bars=None)[symbol].frame
+    last = frame.index[-1]
+    result = run_gm_walk_forward(
+        frame, test_start=last, test_end=last, wf=cfg.walkforward, ens=effective_gm(cfg),
+        store=ModelStore(Path(cfg.run.models_dir)), model_name=f"gm-{symbol.lower().lstrip('^')}",
+    )
+    row = result.folds.iloc[-1]
+    click.echo(f"trained {result.versions[-1]} on {row['train_start'].date()}..{row['train_end'].date()}; "
+               f"validation MSE {row['val_mse']:.4g}, directional accuracy {row['val_dir_acc']:.3f}")
+
+
+main.add_command(sentiment)

@@ -1,0 +1,37 @@
+"""`bt-train sentiment`: train the news sentiment model on labeled headlines and store it as a version."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from backtests.cli.common import setup_logging, user_errors
+from ml.sentiment.model import DEFAULT_ROUTING, ROUTINGS
+from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file, fallback_config, train_and_save
+
+
+@click.command("sentiment")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Labeled CSV with columns lang,text,label (id optional). Default: the project's own training set.")
+@click.option("--encoder", default=DEFAULT_ROUTING, show_default=True,
+              help=f"Routing preset ({', '.join(ROUTINGS)}), one encoder for all languages (minilm, e5, or a local "
+                   "Hugging Face model folder), or lang=encoder pairs such as en=minilm,*=e5.")
+@click.option("--fallback", is_flag=True, help="Train the n-gram MLP fallback instead (no transformer).")
+@click.option("--store", type=click.Path(path_type=Path), default=Path("models_saved"), show_default=True,
+              help="Root of the model store; the model goes to <store>/LLM/<name>/<version>/.")
+@click.option("--name", default=None, help="Model name in the store. Default: sentiment, or sentiment-fallback.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the initialisation.")
+@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
+              help="SQLite embedding cache, keyed by encoder and text hash.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
+@user_errors
+def sentiment(data: Path | None, encoder: str, fallback: bool, store: Path, name: str | None, seed: int,
+              cache: Path, verbose: bool) -> None:
+    """Train, print validation metrics per language, and save the model to the store."""
+    setup_logging(verbose)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    config = fallback_config(seed) if fallback else TrainConfig(routing=encoder, seed=seed)
+    version, report = train_and_save(data or default_training_file(), config, store, name, cache)
+    click.echo(report.table())
+    click.echo(f"\ntrained {version.ref} in {report.seconds:.0f} s: {version.path}")

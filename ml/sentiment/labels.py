@@ -1,0 +1,54 @@
+"""The three sentiment classes and how class probabilities become a score and a confidence.
+
+One mapping is shared by training, prediction, the benchmarks and the aggregation, so that a score of +1 always
+means "certainly positive" and 0 means "balanced or neutral", whichever model produced it.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import numpy as np
+
+from feeds.errors import DataError
+
+LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+NEGATIVE, NEUTRAL, POSITIVE = range(3)
+
+
+def label_index(label: str, where: str = "") -> int:
+    """Class index of a label name (case and surrounding spaces ignored); unknown names suggest close matches."""
+    name = str(label).strip().lower()
+    if name in LABELS:
+        return LABELS.index(name)
+    close = difflib.get_close_matches(name, LABELS, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(LABELS)}"
+    raise DataError(f"unknown sentiment label {label!r}", where, hint)
+
+
+def label_indices(labels: Iterable[str], where: str = "") -> np.ndarray:
+    """Vector of class indices; ``where`` names the source, and each error adds the 1-based position."""
+    out = []
+    for i, lab in enumerate(labels):
+        out.append(label_index(lab, f"{where} item {i + 1}" if where else f"item {i + 1}"))
+    return np.asarray(out, dtype=np.int64)
+
+
+def score_from_probs(probs: np.ndarray) -> np.ndarray:
+    """Score in [-1, 1]: P(positive) - P(negative). ``probs`` is ``[N, 3]`` in ``LABELS`` order."""
+    p = np.asarray(probs, dtype=np.float64)
+    return np.clip(p[..., POSITIVE] - p[..., NEGATIVE], -1.0, 1.0)
+
+
+def confidence_from_probs(probs: np.ndarray) -> np.ndarray:
+    """Confidence in [0, 1]: one minus the entropy normalised by log(3).
+
+    Uniform probabilities (the model has no idea) give 0 and a one-hot prediction gives 1; unlike the maximum
+    probability it also falls when the runner-up class is close.
+    """
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(p), 0.0)
+    entropy = -terms.sum(axis=-1)
+    return np.clip(1.0 - entropy / np.log(len(LABELS)), 0.0, 1.0)
+

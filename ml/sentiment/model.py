@@ -1,0 +1,242 @@
+"""The sentiment model: routes each text by language to a trained path and predicts probabilities, score, confidence.
+
+A path (route) is either a frozen encoder with its MLP head or the n-gram fallback. Routing is a small table from
+language code to encoder, with ``*`` for every other language, so "MiniLM for English, E5 for the rest" and "E5
+for everything" are the same class with different tables. The model saves through the model store as
+safetensors weights plus JSON that names the encoders and hyperparameters, and is rebuilt from that JSON alone.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from ml.errors import IntegrityError, ModelError
+from ml.sentiment.encoders import ENCODERS, TextEncoder
+from ml.sentiment.fallback import HasherConfig, NgramFallback
+from ml.sentiment.head import EncoderHead
+from ml.sentiment.labels import LABELS, confidence_from_probs, score_from_probs
+
+MODEL_KIND = "LLM"  # the model store's folder for sentiment models
+MODEL_CLASS = "SentimentModel"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_NAME = "sentiment"  # the store name that strategies load by default
+FALLBACK_MODEL_NAME = "sentiment-fallback"
+DEFAULT_ROUTE = "*"
+FALLBACK_ROUTE = "fallback"
+
+ROUTINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "per-language": MappingProxyType({"en": "minilm", DEFAULT_ROUTE: "e5"}),
+    "multilingual": MappingProxyType({DEFAULT_ROUTE: "e5"}),
+})
+DEFAULT_ROUTING = "multilingual"  # measured: see docs/benchmarks.md, "Sentiment: accuracy and throughput"
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class Route(Protocol):
+    """What a trained path offers the model (implemented by EncoderHead and NgramFallback)."""
+
+    kind: str
+    module: nn.Module
+
+    def featurize(self, texts: Sequence[str]) -> Any: ...
+
+    def prepare(self, features: Any, train_idx: np.ndarray) -> None: ...
+
+    def logits(self, features: Any, idx: np.ndarray | None = None) -> torch.Tensor: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+ROUTE_TYPES: Mapping[str, Callable[..., Route]] = MappingProxyType({
+    EncoderHead.kind: EncoderHead.from_description,
+    NgramFallback.kind: NgramFallback.from_description,
+})
+
+
+def normalise_lang(lang: str) -> str:
+    """``zh-CN``, ``ZH_hans`` -> ``zh``; ``en-US`` -> ``en``; the primary subtag, lower case."""
+    return re.split(r"[-_]", str(lang).strip().lower(), maxsplit=1)[0]
+
+
+def detect_lang(text: str) -> str:
+    """``zh`` when at least a fifth of the letters are Chinese characters, else ``en``."""
+    letters = _LETTER.findall(text)
+    if not letters:
+        return "en"
+    return "zh" if sum(1 for ch in letters if _CJK.match(ch)) * 5 >= len(letters) else "en"
+
+
+def parse_routing(spec: str) -> dict[str, str]:
+    """Routing table from a preset name (``per-language``, ``multilingual``), one encoder for every language
+    (``minilm``, ``e5``, a model folder), or explicit ``lang=encoder`` pairs (``en=minilm,zh=e5,*=e5``).
+
+    Without a ``*`` entry, languages not listed use the first listed encoder.
+    """
+    spec = spec.strip()
+    if spec in ROUTINGS:
+        return dict(ROUTINGS[spec])
+    if "=" not in spec:
+        if spec not in ENCODERS and not re.search(r"[/\\.]", spec):
+            choices = [*ROUTINGS, *ENCODERS]
+            close = difflib.get_close_matches(spec, choices, n=2)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"use one of {', '.join(choices)}"
+            raise ModelError(f"unknown encoder or routing {spec!r}", "--encoder",
+                             f"{hint} (or lang=encoder pairs, or a Hugging Face model folder)")
+        return {DEFAULT_ROUTE: spec}
+    table: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        lang, sep, enc = part.partition("=")
+        if not sep or not lang.strip() or not enc.strip():
+            raise ModelError(f"bad routing entry {part!r}", "--encoder", "write lang=encoder, e.g. en=minilm,*=e5")
+        key = lang.strip() if lang.strip() == DEFAULT_ROUTE else normalise_lang(lang)
+        table[key] = enc.strip()
+    table.setdefault(DEFAULT_ROUTE, next(iter(table.values())))
+    return table
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities ``[N, 3]`` (``LABELS`` order) and what follows from them."""
+
+    probs: np.ndarray
+
+    @property
+    def score(self) -> np.ndarray:
+        """P(positive) - P(negative), in [-1, 1]."""
+        return score_from_probs(self.probs)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """1 - normalised entropy, in [0, 1]."""
+        return confidence_from_probs(self.probs)
+
+    @property
+    def labels(self) -> list[str]:
+        return [LABELS[i] for i in self.probs.argmax(axis=1)]
+
+
+class SentimentModel:
+    """Language routing over trained paths. ``routes`` maps a language (or ``*``) to a key of ``paths``."""
+
+    def __init__(self, routes: Mapping[str, str], paths: Mapping[str, Route]) -> None:
+        if DEFAULT_ROUTE not in routes:
+            raise ModelError("routing has no default entry", "routes", f"add {DEFAULT_ROUTE!r} for other languages")
+        unknown = sorted(set(routes.values()) - set(paths))
+        if unknown:
+            raise ModelError(f"routes name unknown paths {unknown}", "routes", f"known paths: {sorted(paths)}")
+        self.routes, self.paths = dict(routes), dict(paths)
+
+    @classmethod
+    def with_encoders(cls, routing: str, wrap: Callable[[TextEncoder], TextEncoder] | None = None,
+                      hidden: int = 256, dropout: float = 0.1) -> SentimentModel:
+        """An untrained transformer model: one encoder path per distinct encoder of :func:`parse_routing`'s
+        table (``wrap`` may add a cache to each encoder)."""
+        from ml.sentiment.encoders import build_encoder
+
+        table = parse_routing(routing)
+        names: dict[str, str] = {}
+        for spec in dict.fromkeys(table.values()):
+            names[spec] = spec if spec in ENCODERS else f"hf{len(names)}"
+        paths: dict[str, Route] = {}
+        for spec, name in names.items():
+            encoder = build_encoder(spec)
+            paths[name] = EncoderHead.new(spec, wrap(encoder) if wrap else encoder, hidden, dropout)
+        return cls({lang: names[spec] for lang, spec in table.items()}, paths)
+
+    @classmethod
+    def fallback(cls, hasher: HasherConfig = HasherConfig(), hidden: int = 128, dropout: float = 0.2,
+                 feature_dropout: float = 0.5) -> SentimentModel:
+        """An untrained n-gram fallback serving every language."""
+        path = NgramFallback.new(hasher, hidden=hidden, dropout=dropout, feature_dropout=feature_dropout)
+        return cls({DEFAULT_ROUTE: FALLBACK_ROUTE}, {FALLBACK_ROUTE: path})
+
+    @property
+    def kind(self) -> str:
+        """``fallback`` or ``transformer``."""
+        return "fallback" if all(p.kind == NgramFallback.kind for p in self.paths.values()) else "transformer"
+
+    def route_of(self, lang: str) -> str:
+        """The path that serves a language."""
+        return self.routes.get(normalise_lang(lang), self.routes[DEFAULT_ROUTE])
+
+    def predict(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> Prediction:
+        """Probabilities for each text; ``langs`` (one per text) is detected from the script when omitted."""
+        texts = list(texts)
+        if langs is None:
+            langs = [detect_lang(t) for t in texts]
+        elif len(langs) != len(texts):
+            raise ModelError(f"{len(langs)} languages for {len(texts)} texts", "predict", "pass one lang per text")
+        probs = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
+        served = np.array([self.route_of(lang) for lang in langs], dtype=object)
+        for name, path in self.paths.items():
+            idx = np.flatnonzero(served == name)
+            if idx.size == 0:
+                continue
+            path.module.eval()
+            with torch.inference_mode():
+                logits = path.logits(path.featurize([texts[i] for i in idx]))
+            probs[idx] = torch.softmax(logits.double(), dim=-1).numpy()
+        return Prediction(probs)
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON that rebuilds the model (weights aside)."""
+        return {
+            "class": MODEL_CLASS, "format": FORMAT_VERSION, "labels": list(LABELS), "kind": self.kind,
+            "routes": self.routes, "paths": {name: p.describe() for name, p in self.paths.items()},
+        }
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Every weight, keyed ``<path>.<parameter>``."""
+        return {f"{name}.{key}": t.detach().clone().contiguous()
+                for name, p in self.paths.items() for key, t in p.module.state_dict().items()}
+
+    def save(self, store: Any, name: str, meta: Mapping[str, Any] | None = None) -> Any:
+        """Save a version under ``<store>/LLM/<name>/``; ``meta`` adds training facts (metrics, data...)."""
+        return store.save(MODEL_KIND, name, self.tensors(), {**dict(meta or {}), **self.describe()})
+
+    @classmethod
+    def from_parts(cls, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any],
+                   wrap: Callable[[TextEncoder], TextEncoder] | None = None, where: str = "") -> SentimentModel:
+        """Rebuild from weights and metadata, checking the schema and that every encoder is the trained one."""
+        if meta.get("class") != MODEL_CLASS or meta.get("format") != FORMAT_VERSION:
+            raise IntegrityError(
+                f"not a sentiment model of format {FORMAT_VERSION} (class={meta.get('class')!r}, "
+                f"format={meta.get('format')!r})", where, "train it again with bt-train sentiment")
+        if list(meta.get("labels", [])) != list(LABELS):
+            raise IntegrityError(f"labels {meta.get('labels')} differ from {list(LABELS)}", where, "retrain the model")
+        paths: dict[str, Route] = {}
+        for name, desc in meta["paths"].items():
+            if desc.get("type") not in ROUTE_TYPES:
+                raise IntegrityError(f"unknown path type {desc.get('type')!r}", where, f"known: {sorted(ROUTE_TYPES)}")
+            path = ROUTE_TYPES[desc["type"]](desc, wrap)
+            prefix = f"{name}."
+            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            try:
+                path.module.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise IntegrityError(f"weights of path {name!r} do not fit its hyperparameters: {exc}", where,
+                                     "the model files are inconsistent; retrain or restore them") from exc
+            if isinstance(path, EncoderHead) and path.encoder.id != desc["encoder_id"]:
+                raise ModelError(
+                    f"encoder {desc['encoder']!r} is {path.encoder.id}, but the head was trained on "
+                    f"{desc['encoder_id']}", where, "install the encoder version it was trained with, or retrain")
+            path.module.eval()
+            paths[name] = path
+        return cls(meta["routes"], paths)
+
+    @classmethod
+    def load(cls, store: Any, name: str, version: str = "latest",
+             wrap: Callable[[TextEncoder], TextEncoder] | None = None) -> SentimentModel:
+        """Load a saved version from the model store (which verifies the weights' sha256)."""
+        tensors, meta = store.load(MODEL_KIND, name, version)
+        return cls.from_parts(tensors, meta, wrap, where=f"{MODEL_KIND}/{name}/{version}")

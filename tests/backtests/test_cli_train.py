@@ -1,0 +1,34 @@
+"""``bt-train gm``: one stored ensemble trained on history up to a date, reproducible by its content id."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from backtests.cli.train import main
+from ml.ensemble import load_ensemble
+from ml.store import ModelStore
+
+FAST = ["--set", "gm.train.max_epochs=1", "--set", "walkforward.min_train_bars=300",
+        "--set", "walkforward.max_train_bars=400", "--set", "gm.members=['tsmixer','nbeats']"]
+
+
+@pytest.mark.slow
+def test_train_gm_stores_a_loadable_version(tmp_path: Path) -> None:
+    args = ["gm", "--symbol", "NVDA", "--to", "2003-06-30", "--data", "bundled", "--models-dir", str(tmp_path), *FAST]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "trained GM/gm-nvda/" in first.stdout
+    version = first.stdout.split("trained GM/gm-nvda/")[1].split()[0]
+    ensemble = load_ensemble(ModelStore(tmp_path), "gm-nvda", version)
+    assert set(ensemble.members) == {"tsmixer", "nbeats"}
+    again = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert version in again.stdout  # same data and config: same content-derived version
+
+
+def test_unknown_option_value_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["gm", "--data", "bundled", "--models-dir", str(tmp_path),
+                                       "--set", "gm.members=['informr']"])
+    assert result.exit_code == 2
+    assert "informer" in result.stderr and "Traceback" not in result.output
