@@ -164,8 +164,8 @@ def curve_metrics(equity: pd.Series) -> dict[str, float]:
         "max_drawdown_bars": float(dd_bars),
         "max_drawdown_days": float(dd_days),
         "probabilistic_sharpe": probabilistic_sharpe_ratio(r),
-        "skew": float(stats.skew(r)) if len(r) > 2 else float("nan"),
-        "kurtosis_excess": float(stats.kurtosis(r)) if len(r) > 3 else float("nan"),
+        "skew": float(stats.skew(r)) if len(r) > 2 and np.ptp(r) > 0 else float("nan"),
+        "kurtosis_excess": float(stats.kurtosis(r)) if len(r) > 3 and np.ptp(r) > 0 else float("nan"),
         "var_95_daily": var95,
         "cvar_95_daily": float(r[r <= var95].mean()) if len(r) else float("nan"),
         "best_day": float(r.max()) if len(r) else float("nan"),
@@ -204,7 +204,7 @@ def relative_metrics(equity: pd.Series, benchmark: pd.Series) -> dict[str, float
     b = returns_from_equity(benchmark).reindex(r.index)
     mask = np.isfinite(r.to_numpy()) & np.isfinite(b.to_numpy())
     rv, bv = r.to_numpy()[mask], b.to_numpy()[mask]
-    if len(rv) < 3 or np.var(bv) == 0:
+    if len(rv) < 3 or np.var(bv) == 0 or np.var(rv) == 0:
         return {"beta": float("nan"), "alpha_ann": float("nan"), "correlation": float("nan"),
                 "information_ratio": float("nan"), "psr_vs_benchmark": float("nan")}
     beta = float(np.cov(rv, bv, ddof=1)[0, 1] / np.var(bv, ddof=1))

@@ -56,6 +56,11 @@ def strategy_params(spec: StrategySpec, cfg: RunConfig) -> dict[str, Any]:
     return params
 
 
+def min_bars(spec: StrategySpec, cfg: RunConfig) -> int:
+    """Bars a strategy needs before it can decide at all (its indicators' warm-up)."""
+    return cfg.sma.slow + 1 if spec.name == "sma" else 2
+
+
 def load_frames(cfg: RunConfig, warmup_bars: int | None = 0) -> dict[str, PriceLoad]:
     """Validated prices for every symbol, from the configured source.
 
@@ -164,6 +169,10 @@ def execute(
         produced = signal_producer.produce(cfg, spec, loads, frames)
         timings["signals_s"] = time.perf_counter() - t1
 
+    bars = min(len(f) for f in frames.values())
+    if bars < min_bars(spec, cfg):
+        raise ConfigError(f"strategy '{spec.name}' needs at least {min_bars(spec, cfg)} bars, the window has {bars}",
+                          "--from/--to", "widen the date range")
     t2 = time.perf_counter()
     outcomes: dict[str, Outcome] = {}
     outcomes[spec.name] = run_strategy(
@@ -173,8 +182,13 @@ def execute(
         params=produced.params if produced else None,
     )
     for base in cfg.report.baselines:
-        if base != spec.name:
-            outcomes[base] = run_strategy(base, strategy_spec(base), frames, cfg)
+        base_spec = strategy_spec(base)
+        if base == spec.name:
+            continue
+        if bars < min_bars(base_spec, cfg):
+            log.warning("baseline %s skipped: it needs %d bars, the window has %d", base, min_bars(base_spec, cfg), bars)
+            continue
+        outcomes[base] = run_strategy(base, base_spec, frames, cfg)
     timings["backtest_s"] = time.perf_counter() - t2
     bench = benchmark_equity(frames, cfg.run.cash)
 

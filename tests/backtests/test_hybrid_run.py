@@ -60,3 +60,53 @@ def test_too_little_history_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error")]
     assert len(errors) == 1 and "bars" in errors[0]
+
+
+def write_archive(path: Path) -> None:
+    """A few dated NVDA headlines inside the test window, one of them published after a bar's cutoff."""
+    from datetime import datetime, timezone
+
+    from feeds.news.archive import NewsArchive
+    from feeds.news.items import NewsItem
+
+    rows = [
+        ("a1", "2024-07-01T12:00:00", "Nvidia beats estimates and raises its outlook", "en"),
+        ("a2", "2024-07-15T13:00:00", "Nvidia shares plunge after export ban widens", "en"),
+        ("a3", "2024-08-01T14:00:00", "英伟达季度净利润同比大增，超出市场预期", "zh"),
+        ("a4", "2024-08-20T21:30:00", "Nvidia misses revenue forecast, stock falls", "en"),
+    ]
+    items = [
+        NewsItem(id=i, published=datetime.fromisoformat(t).replace(tzinfo=timezone.utc), title=title, summary="",
+                 source="test", link=f"https://example.com/{i}", lang=lang, symbols=("NVDA",),
+                 fetched_at=datetime.fromisoformat(t).replace(tzinfo=timezone.utc))
+        for i, t, title, lang in rows
+    ]
+    with NewsArchive(path) as archive:
+        archive.add(items)
+
+
+@pytest.mark.slow
+def test_sentiment_strategy_reads_the_archive(tmp_path: Path) -> None:
+    from ml.sentiment.train import TrainConfig, train_and_save
+
+    data = Path(__file__).resolve().parents[2] / "ml" / "sentiment" / "data" / "headlines_train.csv"
+    small = tmp_path / "train.csv"
+    frame = pd.read_csv(data)
+    frame.groupby(["lang", "label"]).head(40).to_csv(small, index=False)
+    train_and_save(small, TrainConfig(fallback=True, max_epochs=30, patience=5), tmp_path / "models", name="sentiment")
+    write_archive(tmp_path / "news.sqlite")
+
+    result = run(tmp_path, "--strategy", "sentiment", "--from", "2024-06", "--to", "2024-09-30")
+    assert result.exit_code == 0, result.output
+    folder = next((tmp_path / "reports").iterdir())
+    signals = pd.read_csv(folder / "signals.csv", index_col="date", parse_dates=["date"])
+    # Nothing before the first item; 2024-08-20 21:30 UTC is after that day's 16:00 New York cutoff.
+    assert signals.loc[:"2024-06-28", "sent_score"].isna().all()
+    assert signals.loc["2024-07-01", "sent_count"] > 0
+    assert signals.loc["2024-08-20", "sent_count"] < signals.loc["2024-08-21", "sent_count"] + 1
+    assert signals["gm_prob"].isna().all()  # sentiment alone: no GM was trained
+    doc = json.loads((folder / "metrics.json").read_text())
+    assert doc["symbols"]["NVDA"]["news"]["items"] == 4
+    info = json.loads((folder / "run.json").read_text())
+    assert any(v.startswith("LLM/sentiment/") for v in info["model_versions"])
+    assert "News items per month" in (folder / "report.html").read_text()

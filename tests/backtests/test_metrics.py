@@ -137,3 +137,12 @@ def test_position_metrics() -> None:
 def test_drawdown_duration_open_at_end() -> None:
     curve = pd.Series([1.0, 2.0, 1.5, 1.8], index=pd.bdate_range("2020-01-01", periods=4))
     assert m.max_drawdown_duration(curve) == (2, 4)  # peak Thu 2020-01-02, still below on Mon 2020-01-06
+
+
+def test_flat_curve_gives_nan_not_warnings() -> None:
+    flat = pd.Series(100.0, index=pd.bdate_range("2020-01-01", periods=30))
+    got = m.curve_metrics(flat)
+    assert got["total_return"] == 0.0 and got["max_drawdown"] == 0.0
+    assert math.isnan(got["sharpe"]) and math.isnan(got["skew"])
+    rel = m.relative_metrics(flat, equity_of(fixed_returns(29)))
+    assert math.isnan(rel["beta"]) and math.isnan(rel["correlation"])
