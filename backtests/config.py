@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from backtests.configio import ConfigError, from_mapping, set_dotted
+from backtests.configio import ConfigError, from_mapping, set_dotted, suggest
 from ml.ensemble import GMEnsembleConfig
 from ml.fusion import FusionConfig
 from ml.walkforward import WalkForwardConfig
+from ml.sentiment.aggregate import AggregationConfig
+from strategies.registry import STRATEGIES
 from strategies.sizer import SizerConfig
 
 PRESET_DIR = Path(__file__).resolve().parent
@@ -84,6 +86,14 @@ class ReportSection:
     baselines: tuple[str, ...] = ()
     leakage_audit: bool = True
 
+    def __post_init__(self) -> None:
+        for name in self.baselines:
+            spec = STRATEGIES.get(name)
+            if spec is None or spec.signals is not None:
+                baselines = [n for n, s in STRATEGIES.items() if s.signals is None]
+                hint = suggest(name, baselines) or f"choose from {', '.join(baselines)}"
+                raise ValueError(f"baseline '{name}' is not a price-only strategy ({hint})")
+
 
 @dataclass(frozen=True)
 class SentimentSection:
@@ -101,8 +111,13 @@ class SentimentSection:
         hours, _, minutes = self.cutoff.partition(":")
         if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
             raise ValueError(f"cutoff must be HH:MM, got {self.cutoff!r}")
-        if self.half_life <= 0:
-            raise ValueError(f"half_life must be positive, got {self.half_life}")
+        self.aggregation()  # an unknown time zone or half-life unit fails here, before any training
+
+    def aggregation(self) -> AggregationConfig:
+        """These settings as the point-in-time aggregator's configuration."""
+        hours, minutes = (int(x) for x in self.cutoff.split(":"))
+        return AggregationConfig(cutoff=time(hours, minutes), timezone=self.timezone, half_life=self.half_life,
+                                 half_life_unit=self.half_life_unit)
 
 
 @dataclass(frozen=True)

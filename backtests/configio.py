@@ -5,6 +5,7 @@ typo in a preset never silently falls back to a default.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import types
@@ -74,10 +75,11 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"[{key}] must be a table", where)
-        custom = getattr(hint, "from_mapping", None)
-        if custom is not None:  # sections that own nested tables (e.g. [gm]) validate themselves
-            return custom(value)
         return from_mapping(hint, value, where, prefix=f"{key}.")
+    if origin is collections.abc.Mapping:
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{key}] must be a table", where)
+        return dict(value)
     raise ConfigError(f"{key}: unsupported type {hint!r}", where)
 
 
@@ -89,10 +91,14 @@ def from_mapping(cls: type[T], mapping: dict[str, Any], where: str, prefix: str 
     """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    defaults = cls()
     kwargs: dict[str, Any] = {}
     for key, value in mapping.items():
         if key not in names:
             raise ConfigError(f"unknown config key '{prefix}{key}'", where, suggest(key, names) or f"valid keys: {', '.join(names)}")
+        default = getattr(defaults, key)
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = deep_merge(to_mapping(default), value)  # a table overrides its section's defaults key by key
         kwargs[key] = _coerce(value, hints[key], prefix + key, where)
     try:
         return cls(**kwargs)
@@ -101,11 +107,12 @@ def from_mapping(cls: type[T], mapping: dict[str, Any], where: str, prefix: str 
 
 
 def to_mapping(obj: Any) -> dict[str, Any]:
-    """Plain TOML-writable mapping of a (nested) config dataclass; None values are left out."""
+    """Plain TOML-writable mapping of a (nested) config dataclass; None is written as "" (read back as None)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if value is None:
+            out[f.name] = ""
             continue
         if dataclasses.is_dataclass(value):
             out[f.name] = to_mapping(value)
@@ -115,6 +122,14 @@ def to_mapping(obj: Any) -> dict[str, Any]:
             out[f.name] = [to_mapping(v) if dataclasses.is_dataclass(v) else v for v in value]
         else:
             out[f.name] = value
+    return out
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update``'s keys replacing its own, tables merged recursively."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 

@@ -121,7 +121,8 @@ def expected_max_sharpe(trial_sharpes: Sequence[float]) -> float:
 
 def deflated_sharpe_ratio(returns: np.ndarray, trial_sharpes: Sequence[float], benchmark_sr: float = 0.0) -> float:
     """PSR against the larger of the benchmark's Sharpe and the expected maximum Sharpe of the trials run."""
-    return probabilistic_sharpe_ratio(returns, max(benchmark_sr, expected_max_sharpe(trial_sharpes)))
+    threshold = expected_max_sharpe(trial_sharpes)
+    return probabilistic_sharpe_ratio(returns, max(benchmark_sr, threshold) if math.isfinite(benchmark_sr) else threshold)
 
 
 def per_period_sharpe(returns: np.ndarray) -> float:

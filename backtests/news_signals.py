@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pandas as pd
 from backtests.config import RunConfig
 from feeds.errors import UserInputError
 from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
-from ml.sentiment.aggregate import AggregationConfig, aggregate_sentiment, bar_cutoffs
+from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
 from ml.sentiment.labels import confidence_from_probs
 from ml.sentiment.model import SentimentModel
 from ml.store import ModelStore
@@ -33,15 +32,6 @@ class NewsSignals:
     model_version: str
     summary: dict[str, Any]
     monthly_counts: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
-
-
-def aggregation_config(cfg: RunConfig) -> AggregationConfig:
-    """The [sentiment] section as the aggregator's settings."""
-    hours, minutes = (int(x) for x in cfg.sentiment.cutoff.split(":"))
-    return AggregationConfig(
-        cutoff=time(hours, minutes), timezone=cfg.sentiment.timezone, half_life=cfg.sentiment.half_life,
-        half_life_unit=cfg.sentiment.half_life_unit,
-    )
 
 
 def archive_path(cfg: RunConfig) -> Path:
@@ -66,7 +56,9 @@ def score_items(items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cf
     if missing:
         model = SentimentModel.load(store, cfg.sentiment.model, version_path.name)
         rows = items.iloc[missing]
-        texts = (rows["title"].fillna("") + ". " + rows["summary"].fillna("")).str.strip(". ").tolist()
+        # The model was trained on headlines: score the title, or the summary when an item has no title.
+        titles = rows["title"].fillna("").str.strip()
+        texts = titles.where(titles != "", rows["summary"].fillna("")).tolist()
         pred = model.predict(texts, rows["lang"].fillna("").tolist())
         fresh = {
             keys[i]: CachedScore(float(s), float(p[0]), float(p[1]), float(p[2]))
@@ -84,7 +76,7 @@ def score_items(items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cf
 def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store: ModelStore) -> NewsSignals:
     """Sentiment per bar for ``symbol`` from the archive, using only item versions visible by each bar's cutoff."""
     path = archive_path(cfg)
-    agg = aggregation_config(cfg)
+    agg = cfg.sentiment.aggregation()
     empty = pd.DataFrame({"sent_score": np.nan, "sent_conf": 0.0, "sent_count": 0.0}, index=bars)
     if not path.is_file():
         log.info("%s: no news archive at %s: sentiment has no opinion", symbol, path)

@@ -123,7 +123,6 @@ def write_run_outputs(
         "model_versions": list(produced.model_versions) if produced is not None else [],
         "libraries": dict(libraries),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        **(produced.run_info if produced is not None else {}),
     }
     if cfg.report.html:
         parts = report_parts(outcomes, bench, main, table, equity)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import tomli_w
 
 from feeds.errors import UserInputError
 
@@ -72,18 +71,24 @@ class RunFolder:
     """Writes the files of one run; every write is atomic."""
 
     def __init__(self, root: Path, run_id: str) -> None:
-        self.run_id = run_id
-        self.path = root / run_id
-        self.path.mkdir(parents=True, exist_ok=False)
+        """Create ``root/run_id``; a run with the same id in the same second gets ``-2``, ``-3``, ... appended."""
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserInputError(f"cannot create the reports folder: {exc.strerror}", str(root)) from None
+        for attempt in range(1, 1000):
+            candidate = run_id if attempt == 1 else f"{run_id}-{attempt}"
+            try:
+                (root / candidate).mkdir()
+            except FileExistsError:
+                continue
+            self.run_id, self.path = candidate, root / candidate
+            return
+        raise UserInputError(f"too many runs named {run_id}", str(root))
 
     def write_json(self, name: str, obj: Any) -> Path:
         target = self.path / name
         atomic_write(target, json.dumps(_nan_to_none(obj), indent=2, default=json_default, allow_nan=False))
-        return target
-
-    def write_toml(self, name: str, mapping: dict[str, Any]) -> Path:
-        target = self.path / name
-        atomic_write(target, tomli_w.dumps(mapping))
         return target
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:

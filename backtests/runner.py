@@ -149,7 +149,8 @@ def execute(
     """Run the configured strategy end to end and write ``reports/<run-id>/``.
 
     ``signal_producer`` turns price loads into per-symbol signal frames for strategies that read signals; it
-    returns an object with ``signals`` (symbol -> frame), ``sizer``, ``report_parts``, ``run_info`` and ``metrics``.
+    returns an object with ``signals`` (symbol -> frame), ``sizer``, ``params``, ``report_parts``, ``model_versions``
+    and ``metrics`` (see ``backtests.signals.ProducedSignals``).
     """
     timings: dict[str, float] = {}
     spec = strategy_spec(cfg.run.strategy)

@@ -43,7 +43,6 @@ class ProducedSignals:
     params: dict[str, Any]
     report_parts: list[ReportPart] = field(default_factory=list)
     model_versions: list[str] = field(default_factory=list)
-    run_info: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,7 +104,7 @@ class MLSignalProducer:
         log.info("%s: walk-forward GM training, test %s..%s", symbol, window[0].date(), window[-1].date())
         return run_gm_walk_forward(
             frame, test_start=window[0], test_end=window[-1], wf=cfg.walkforward, ens=effective_gm(cfg), store=store,
-            model_name=f"gm-{symbol.lower().lstrip('^')}",
+            model_name=gm_model_name(symbol),
         )
 
     def _explain(
@@ -133,6 +132,11 @@ class MLSignalProducer:
             parts.append(news_part(symbol, news))
             info["news"] = news.summary
         return info
+
+
+def gm_model_name(symbol: str) -> str:
+    """The store name of a symbol's GM ensembles (shared by backtests and bt-train gm)."""
+    return f"gm-{symbol.lower().lstrip('^')}"
 
 
 def effective_gm(cfg: RunConfig) -> GMEnsembleConfig:

@@ -1,6 +1,7 @@
 """Parsing of command-line values shared by the verbs: loose dates and ``--set key=value`` overrides."""
 from __future__ import annotations
 
+import calendar
 import re
 import tomllib
 from datetime import date
@@ -9,13 +10,22 @@ from typing import Any
 from feeds.errors import UserInputError
 
 
-def parse_date(text: str, option: str) -> date:
-    """``2020``, ``2020-03`` or ``2020-03-15`` to a date (the first day of the period when shorter)."""
+def parse_date(text: str, option: str, *, end: bool = False) -> date:
+    """``2020``, ``2020-03`` or ``2020-03-15`` to a date.
+
+    A shorter form means the first day of that year or month, or its last day when ``end`` (so ``--to 2023``
+    includes all of 2023).
+    """
     match = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", text.strip())
     if match:
-        year, month, day = int(match[1]), int(match[2] or 1), int(match[3] or 1)
+        year = int(match[1])
+        month = int(match[2] or (12 if end else 1))
         try:
-            return date(year, month, day)
+            if match[3]:
+                return date(year, month, int(match[3]))
+            if end:
+                return date(year, month, calendar.monthrange(year, month)[1])
+            return date(year, month, 1)
         except ValueError:
             pass
     raise UserInputError(f"bad date '{text}'", option, "use YYYY, YYYY-MM or YYYY-MM-DD, e.g. 2020 or 2020-03-15")

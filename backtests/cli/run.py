@@ -61,7 +61,7 @@ def main(config: str, verbose: bool, **flags: Any) -> None:
     if flags.get("start"):
         flags["start"] = parse_date(flags["start"], "--from")
     if flags.get("end"):
-        flags["end"] = parse_date(flags["end"], "--to")
+        flags["end"] = parse_date(flags["end"], "--to", end=True)
     if flags.get("csv"):
         flags["data"] = "csv"
     cfg = load_config(config, overrides_from_flags(**flags))

@@ -12,7 +12,7 @@ from backtests.cli.run import overrides_from_flags
 from backtests.cli.train_sentiment import sentiment
 from backtests.config import load_config
 from backtests.runner import load_frames
-from backtests.signals import effective_gm
+from backtests.signals import effective_gm, gm_model_name
 from ml.gm_run import run_gm_walk_forward
 from ml.store import ModelStore
 
@@ -39,14 +39,15 @@ def gm(symbol: str, end: str | None, config: str, **flags: Any) -> None:
     ends an embargo before it, with the validation tail used for early stopping and calibration.
     """
     flags["symbol"] = (symbol,)
+    flags["overrides"] = ("run.start=''", *flags.get("overrides", ()))  # all history: no preset start applies
     if end:
-        flags["end"] = parse_date(end, "--to")
+        flags["end"] = parse_date(end, "--to", end=True)
     cfg = load_config(config, overrides_from_flags(**flags))
     frame = load_frames(cfg, warmup_bars=None)[symbol].frame
     last = frame.index[-1]
     result = run_gm_walk_forward(
         frame, test_start=last, test_end=last, wf=cfg.walkforward, ens=effective_gm(cfg),
-        store=ModelStore(Path(cfg.run.models_dir)), model_name=f"gm-{symbol.lower().lstrip('^')}",
+        store=ModelStore(Path(cfg.run.models_dir)), model_name=gm_model_name(symbol),
     )
     row = result.folds.iloc[-1]
     click.echo(f"trained {result.versions[-1]} on {row['train_start'].date()}..{row['train_end'].date()}; "

@@ -99,3 +99,11 @@ def test_help_documents_every_option() -> None:
     assert result.exit_code == 0
     for option in ("--strategy", "--from", "--to", "--symbol", "--config", "--data", "--csv", "--device", "--set"):
         assert option in result.stdout
+
+
+def test_same_second_runs_get_distinct_folders(tmp_path: Path) -> None:
+    from backtests.runfolder import RunFolder
+
+    first = RunFolder(tmp_path, "20240101-000000-sma-abcdef")
+    second = RunFolder(tmp_path, "20240101-000000-sma-abcdef")
+    assert first.path != second.path and second.run_id.endswith("-2")

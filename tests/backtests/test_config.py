@@ -85,6 +85,32 @@ def test_parse_date_rejects(text: str) -> None:
         parse_date(text, "--from")
 
 
+@pytest.mark.parametrize(("text", "want"), [("2023", date(2023, 12, 31)), ("2024-02", date(2024, 2, 29)),
+                                            ("2024-02-10", date(2024, 2, 10))])
+def test_parse_end_date_covers_the_period(text: str, want: date) -> None:
+    assert parse_date(text, "--to", end=True) == want
+
+
+def test_baselines_must_be_price_only_strategies() -> None:
+    with pytest.raises(ConfigError, match="baseline 'gm' is not a price-only strategy"):
+        load_config("default", {"report.baselines": ["gm"]})
+    with pytest.raises(ConfigError, match="'smaa'.*'sma'"):
+        load_config("default", {"report.baselines": ["smaa"]})
+
+
+def test_bad_sentiment_timezone_fails_at_load() -> None:
+    with pytest.raises(UserInputError, match="time zone"):
+        load_config("default", {"sentiment.timezone": "America/NewYork"})
+
+
+def test_none_round_trips_as_empty_string() -> None:
+    cfg = load_config("adr")
+    assert cfg.walkforward.max_train_bars is None
+    assert to_mapping(cfg)["walkforward"]["max_train_bars"] == ""
+    again = load_config("adr", {"walkforward.max_train_bars": to_mapping(cfg)["walkforward"]["max_train_bars"]})
+    assert again.walkforward.max_train_bars is None
+
+
 def test_parse_override() -> None:
     assert parse_override("sma.fast=10") == ("sma.fast", 10)
     assert parse_override("run.symbols=['A','B']") == ("run.symbols", ["A", "B"])
