@@ -78,7 +78,7 @@ class MLSignalProducer:
                 lines[col] = sent_frame[col] if sent_frame is not None else float("nan")
             if lines["volatility"].isna().all():
                 lines["volatility"] = trailing_volatility(load.frame).reindex(window)
-            signals[symbol] = lines[list(SIGNAL_LINES)]
+            signals[symbol] = lines[list(SIGNAL_LINES)]  # the rest goes to signals.csv only
             table = pd.concat([lines, fused[["score", "gm_vote", "sent_vote", "gm_only"]]], axis=1)
             table.insert(0, "symbol", symbol)
             tables.append(table)

@@ -56,21 +56,25 @@ def per_bar_cost(run_dir: Path, repeats: int) -> list[list[object]]:
     frame = load_bundled("NVDA").loc[signals.index[0] : signals.index[-1]]
     cfg = load_config("default")
     lines = {"NVDA": signals[list(SIGNAL_LINES)]}
+    holds = {"NVDA": lines["NVDA"].assign(action=0.0)}  # same lines and logic, no orders: the per-bar overhead
     sizer = (ConfidenceSizer, {f: getattr(cfg.sizer, f) for f in SizerConfig.__dataclass_fields__})
-    timings: dict[str, list[float]] = {"sma": [], "hybrid": []}
+    timings: dict[str, list[float]] = {"sma": [], "hybrid": [], "hold": []}
+    fills = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        run_strategy("sma", strategy_spec("sma"), {"NVDA": frame}, cfg)
-        timings["sma"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        run_strategy("hybrid", strategy_spec("hybrid"), {"NVDA": frame}, cfg, signals=lines, sizer=sizer,
-                     params={"rebalance_band": cfg.signals.rebalance_band})
-        timings["hybrid"].append(time.perf_counter() - t0)
-    sma, hybrid = statistics.median(timings["sma"]), statistics.median(timings["hybrid"])
+        for name, kwargs in (("sma", {}), ("hybrid", {"signals": lines}), ("hold", {"signals": holds})):
+            spec = strategy_spec("sma" if name == "sma" else "hybrid")
+            if name != "sma":
+                kwargs.update(sizer=sizer, params={"rebalance_band": cfg.signals.rebalance_band})
+            t0 = time.perf_counter()
+            outcome = run_strategy(name, spec, {"NVDA": frame}, cfg, **kwargs)
+            timings[name].append(time.perf_counter() - t0)
+            fills[name] = len(outcome.fills)
+    sma = statistics.median(timings["sma"])
+    labels = {"sma": "SMA baseline", "hybrid": "hybrid (the run's signals)", "hold": "hybrid lines, all hold"}
     return [
-        ["SMA baseline", len(frame), f"{sma:.3f}", f"{sma / len(frame) * 1e6:.0f}", "1.00x"],
-        ["hybrid (precomputed signals)", len(frame), f"{hybrid:.3f}", f"{hybrid / len(frame) * 1e6:.0f}",
-         f"{hybrid / sma:.2f}x"],
+        [labels[n], len(frame), fills[n], f"{statistics.median(t):.3f}", f"{statistics.median(t) / len(frame) * 1e6:.0f}",
+         f"{statistics.median(t) / sma:.2f}x"]
+        for n, t in timings.items()
     ]
 
 
@@ -91,7 +95,7 @@ def main() -> None:
             ) + "\n\nTargets: within 300 s wall and 3 GiB peak RSS.\n\n"
             run_dir = next((Path(tmp) / "reports").iterdir())
         rows = per_bar_cost(run_dir, args.repeats)
-    body += markdown_table(["strategy in backtrader", "bars", "s (median)", "us/bar", "vs SMA"], rows)
+    body += markdown_table(["strategy in backtrader", "bars", "fills", "s (median)", "us/bar", "vs SMA"], rows)
     body += f"\n\nMedian of {args.repeats} runs. Target: hybrid within 1.3x of the SMA baseline per bar."
     report("End to end: the main command, and the hybrid strategy's per-bar cost", body, append=not args.no_append)
 

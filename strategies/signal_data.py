@@ -12,16 +12,12 @@ import pandas as pd
 
 PRICE_LINES: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
-# Extra lines, in order. Missing values are NaN (for example no sentiment items for a bar).
+# The lines strategies and the sizer read, in order. The components behind them (GM forecast, probability and
+# uncertainty, sentiment score, confidence and count) go to the run's signals.csv and report, not into backtrader:
+# every extra line costs time on every bar.
 SIGNAL_LINES: tuple[str, ...] = (
     "action",  # fused decision: +1 buy, -1 sell, 0 hold
     "confidence",  # fused confidence in [0, 1]
-    "gm_mu",  # GM ensemble predicted log return over the horizon
-    "gm_prob",  # calibrated probability that that return is positive
-    "gm_unc",  # GM uncertainty (quantile width / members' spread), in log-return units
-    "sent_score",  # aggregated sentiment score in [-1, 1] (NaN: no opinion)
-    "sent_conf",  # sentiment confidence in [0, 1]
-    "sent_count",  # time-decayed count of news items behind the sentiment
     "volatility",  # trailing daily volatility of log returns, for volatility targeting
 )
 
