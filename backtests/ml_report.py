@@ -5,10 +5,12 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backtests import charts
 from backtests.report import ReportPart, frame_table
+from ml.calibration import hit_rate_by_confidence
 
 FOLD_COLUMNS = (
     "fold", "train_start", "train_end", "val_start", "val_end", "test_start", "test_end", "n_train", "version",
@@ -24,15 +26,31 @@ def _dates_only(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def fold_hit_rates(gm: Any) -> pd.DataFrame:
+    """Out-of-sample hit rate per fold and confidence bucket, as "rate (count)" cells."""
+    rows = {}
+    for fold, part in gm.signals.groupby("fold"):
+        fwd = part["fwd_return"].to_numpy()
+        up = np.where(np.isfinite(fwd), (fwd > 0).astype(float), np.nan)  # NaN: not yet realised, left out
+        table = hit_rate_by_confidence(part["gm_prob"].to_numpy(), up)
+        rows[fold] = {
+            f"hit {r.bucket}": "-" if not r.count else f"{r.hit_rate:.2f} ({r.count})" for r in table.itertuples()
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def fold_part(symbol: str, gm: Any) -> ReportPart:
-    """Per-fold table: training window, model version, validation and test error, directional accuracy, weights."""
+    """Per-fold table: training window, model version, validation and test error, directional accuracy, weights,
+    and the hit rate by confidence bucket."""
     folds = _dates_only(gm.folds)
     weights = [c for c in folds.columns if c.startswith("weight_")]
     shown = folds[[c for c in FOLD_COLUMNS if c in folds.columns] + weights].set_index("fold")
+    shown = shown.join(fold_hit_rates(gm))
     note = (
         f'<p class="note">{len(folds)} folds, retrained every fold on data that ends an embargo before its test '
         f"window; GM training took {gm.seconds:.1f} s in all. Directional accuracy counts the sign of the "
-        "forecast H-bar log return against the realised one.</p>"
+        "forecast H-bar log return against the realised one; hit columns are per confidence bucket "
+        "(confidence = |2p - 1|), as hit rate (bars).</p>"
     )
     return ReportPart(f"Walk-forward folds ({symbol})", frame_table(shown) + note)
 

@@ -45,7 +45,7 @@ def test_hybrid_run_writes_ml_report(tmp_path: Path) -> None:
         kind, name, version = ref.split("/")
         assert (tmp_path / "models" / kind / name / version / "weights.safetensors").is_file()
     html = (folder / "report.html").read_text()
-    for section in ("Walk-forward folds", "Calibration", "Leakage audit", "PASS", "Fusion of GM and sentiment",
+    for section in ("Walk-forward folds", "hit 0.10-0.20", "Calibration", "Leakage audit", "PASS", "Fusion of GM and sentiment",
                     "News coverage"):
         assert section in html
 
