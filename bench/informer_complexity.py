@@ -22,9 +22,7 @@ lengths and over the last doubling). It prints the tables and appends them to ``
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
-import platform
 import statistics
 import sys
 import time
@@ -38,10 +36,11 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import report  # noqa: E402
 from ml.networks.informer import InformerEncoder  # noqa: E402
 from ml.networks.layers import AttentionLayer, FullAttention, ProbAttention  # noqa: E402
 
-HEADING = "## Informer encoder complexity"
+HEADING = "Informer encoder complexity"
 
 
 class MatmulAttention(nn.Module):
@@ -70,16 +69,6 @@ def slope(lengths: list[int], seconds: list[float]) -> float:
     xs, ys = [math.log(n) for n in lengths], [math.log(s) for s in seconds]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 COLUMNS = {  # key: (table, header)
@@ -137,16 +126,10 @@ def table(args: argparse.Namespace, rows: dict[str, list[float]], which: str) ->
     return lines
 
 
-def report(args: argparse.Namespace, rows: dict[str, list[float]]) -> str:
+def body(args: argparse.Namespace, rows: dict[str, list[float]]) -> str:
     ratio = [f"{f / p:.2f}" for p, f in zip(rows["enc_prob"], rows["enc_full"])]
     kern = [f"{f / p:.2f}" for p, f in zip(rows["kern_prob"], rows["kern_sdpa"])]
     return "\n".join([
-        f"Machine: {cpu_name()}, {torch.get_num_threads()} torch thread(s) of {torch.multiprocessing.cpu_count()} "
-        f"cores, shared with other jobs; Python {platform.python_version()}, torch {torch.__version__}; "
-        f"{dt.date.today().isoformat()}.",
-        "",
-        f"Command: `python {' '.join(['bench/informer_complexity.py', *sys.argv[1:]])}`",
-        "",
         f"Size: d_model {args.d_model}, {args.n_heads} heads, {args.e_layers} encoder layers with distilling, d_ff "
         f"{args.d_ff}, factor c={args.factor}, {args.n_features} input features, batch {args.batch}. Forward only, "
         f"no grad, median of {args.repeats} runs after one warm-up, the variants interleaved run by run. "
@@ -164,14 +147,6 @@ def report(args: argparse.Namespace, rows: dict[str, list[float]]) -> str:
     ])
 
 
-def append_section(table: str, path: Path) -> None:
-    """Append (never overwrite): other benchmarks write their own sections to the same file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = "" if path.exists() and path.stat().st_size else "# Benchmarks\n"
-    with path.open("a", encoding="utf-8") as f:
-        f.write(f"{prefix}\n{HEADING}\n\n{table}\n")
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lengths", type=int, nargs="+", default=[96, 192, 384, 768, 1536])
@@ -184,14 +159,9 @@ def main() -> None:
     p.add_argument("--n-features", type=int, default=7, help="7 as in ETT")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: steadier on a shared machine)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     p.add_argument("--no-append", action="store_true", help="print only")
     args = p.parse_args()
-    text = report(args, measure(args))
-    print(f"{HEADING}\n\n{text}")
-    if not args.no_append:
-        append_section(text, args.out)
-        print(f"appended to {args.out}", file=sys.stderr)
+    report(HEADING, body(args, measure(args)), append=not args.no_append)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ D d_model, S = label_len + H decoder length).
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
