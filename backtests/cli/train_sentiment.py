@@ -18,7 +18,7 @@ from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file
               help=f"Routing preset ({', '.join(ROUTINGS)}), one encoder for all languages (minilm, e5, or a local "
                    "Hugging Face model folder), or lang=encoder pairs such as en=minilm,*=e5.")
 @click.option("--fallback", is_flag=True, help="Train the n-gram MLP fallback instead (no transformer).")
-@click.option("--store", type=click.Path(path_type=Path), default=Path("models_saved"), show_default=True,
+@click.option("--models-dir", "--store", "store", type=click.Path(path_type=Path), default=Path("models_saved"), show_default=True,
               help="Root of the model store; the model goes to <store>/LLM/<name>/<version>/.")
 @click.option("--name", default=None, help="Model name in the store. Default: sentiment, or sentiment-fallback.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the initialisation.")

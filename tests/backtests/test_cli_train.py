@@ -32,3 +32,21 @@ def test_unknown_option_value_is_one_line(tmp_path: Path) -> None:
                                        "--set", "gm.members=['informr']"])
     assert result.exit_code == 2
     assert "informer" in result.stderr and "Traceback" not in result.output
+
+
+def test_train_sentiment_fallback_prints_metrics_and_stores(tmp_path: Path) -> None:
+    import pandas as pd
+
+    data = Path(__file__).resolve().parents[2] / "ml" / "sentiment" / "data" / "headlines_train.csv"
+    small = tmp_path / "train.csv"
+    pd.read_csv(data).groupby(["lang", "label"]).head(30).to_csv(small, index=False)
+    result = CliRunner().invoke(main, ["sentiment", "--fallback", "--data", str(small), "--models-dir",
+                                       str(tmp_path / "models")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "macro-F1" in result.stdout and "confusion [zh]" in result.stdout
+    assert any((tmp_path / "models" / "LLM" / "sentiment-fallback").iterdir())
+
+
+def test_train_sentiment_missing_file_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["sentiment", "--data", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and "nope.csv" in result.stderr and "Traceback" not in result.output
