@@ -235,7 +235,8 @@ def test_moves_up_to_half_do_not_warn() -> None:
 def test_jump_warning_can_be_skipped_for_revalidated_data() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        validate_prices(bars(WEEK, [100.0, 300.0, 300.0, 300.0, 300.0]), symbol="T", origin="cache", warn_jumps=False)
+        out = validate_prices(bars(WEEK, [100.0, 300.0, 300.0, 300.0, 300.0]), symbol="T", origin="cache", warn_jumps=False)
+    assert out["close"].tolist() == [100.0, 300.0, 300.0, 300.0, 300.0]
 
 
 def test_fifty_thousand_bars_validate_fast() -> None:

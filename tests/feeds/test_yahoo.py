@@ -240,14 +240,14 @@ def test_probe_gives_up_on_a_hanging_lookup(no_proxy: None, monkeypatch: pytest.
 
 
 def test_probe_passes_when_reachable(server: YahooServer, no_proxy: None) -> None:
-    probe_yahoo(0.5, ("127.0.0.1", server.server_address[1]))
+    assert probe_yahoo(0.5, ("127.0.0.1", server.server_address[1])) is None  # no SourceUnavailableError
 
 
 def test_probe_goes_through_configured_proxy(server: YahooServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yahoo, "YAHOO_PROBE", ("127.0.0.1", _closed_port()))
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{server.server_address[1]}")
-    probe_yahoo(0.5)  # the proxy answers, so Yahoo counts as reachable
+    assert probe_yahoo(0.5) is None  # the proxy answers, so Yahoo counts as reachable (no error raised)
 
 
 def test_fetch_without_session_stops_at_the_probe(monkeypatch: pytest.MonkeyPatch, no_proxy: None) -> None:
