@@ -6,7 +6,6 @@ import json
 import os
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,6 @@ import pandas as pd
 from feeds.errors import UserInputError
 
 LIBRARIES = ("bt-hybrid", "backtrader", "torch", "pandas", "numpy", "transformers", "yfinance", "feedparser", "click")
-
-
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that shape results (recorded in run.json and model metadata)."""
-    out = {}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def new_run_id(strategy: str, config_text: str, now: datetime | None = None) -> str:

@@ -20,7 +20,8 @@ from backtests.config import RunConfig
 from backtests.configio import ConfigError, suggest, to_mapping
 from backtests.outcome import Outcome
 from backtests.reporting import write_run_outputs
-from backtests.runfolder import RunFolder, library_versions, new_run_id
+from backtests.runfolder import LIBRARIES, RunFolder, new_run_id
+from feeds.fingerprint import library_versions
 from feeds.prices import PriceLoad, load_prices
 from strategies.registry import STRATEGIES, StrategySpec
 
@@ -198,7 +199,7 @@ def execute(
     folder = RunFolder(Path(cfg.run.reports_dir), run_id)
     t3 = time.perf_counter()
     all_metrics = write_run_outputs(
-        folder, cfg, config_text, spec, outcomes, bench, loads, produced, timings, library_versions()
+        folder, cfg, config_text, spec, outcomes, bench, loads, produced, timings, library_versions(LIBRARIES)
     )
     timings["report_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0

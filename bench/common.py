@@ -5,10 +5,12 @@ docs/benchmarks.md so that results stay comparable over time.
 """
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,3 +98,11 @@ def report(title: str, body: str, *, append: bool = True, path: Path = BENCHMARK
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(f"{head}\n{section}")
     return section
+
+
+def setup_peer_logging() -> None:
+    """Progress on stderr with times; neuralforecast's lightning chatter (logs and its own warnings) kept quiet."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="pytorch_lightning")

@@ -24,7 +24,6 @@ import logging
 import math
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import SHARED_DATA, markdown_table, report, set_threads
+from bench.common import SHARED_DATA, markdown_table, report, set_threads, setup_peer_logging
 from ml.networks.registry import build_network, default_hparams
 from ml.trainer import TrainConfig, fit, predict
 from ml.windows import WindowSet, make_windows
@@ -465,10 +464,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     set_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")  # the peer's own progress chatter
+    setup_peer_logging()
     data = load_ett(args.data)
     started = time.perf_counter()
     fits = len(args.settings) * len(args.networks) * (2 if args.peer else 1)

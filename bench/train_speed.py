@@ -19,7 +19,6 @@ import logging
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import SHARED_DATA, markdown_table, report, set_threads
+from bench.common import SHARED_DATA, markdown_table, report, set_threads, setup_peer_logging
 from bench.forecast_ett import (
     LOOKBACK,
     NETWORKS,
@@ -131,10 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     set_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
+    setup_peer_logging()
     data = load_ett(args.data)
     mode, horizon = SETTINGS[args.setting]
     test_stride = 24 if args.quick else 1

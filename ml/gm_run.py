@@ -22,7 +22,8 @@ from ml.ensemble import GMEnsemble, GMEnsembleConfig, MemberReport, save_ensembl
 from ml.features import PAST_FEATURES, WARMUP_BARS, FeatureSet, build_features
 from ml.predictor import GMPredictor
 from ml.scaling import StandardScaler
-from ml.store import ModelStore, fingerprint_frame
+from feeds.fingerprint import fingerprint_frame
+from ml.store import ModelStore
 from ml.walkforward import Fold, WalkForwardConfig, format_folds, make_folds
 from ml.windows import WindowSet, make_windows
 

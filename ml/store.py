@@ -13,24 +13,22 @@ import json
 import logging
 import math
 import os
-import platform
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from feeds.fingerprint import library_versions
 from ml.errors import IntegrityError, ModelError
 from ml.networks.base import ForecastNetwork
 
@@ -107,26 +105,6 @@ def _version_id(weights_sha: str, meta: dict[str, Any]) -> str:
     return hashlib.sha256(weights_sha.encode() + b"\n" + _canonical(content)).hexdigest()[:16]
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a model's numbers, recorded in every meta.json."""
-    out = {"python": platform.python_version()}
-    for lib in _LIBRARIES:
-        try:
-            out[lib] = importlib_metadata.version(lib)
-        except importlib_metadata.PackageNotFoundError:
-            out[lib] = "not installed"
-    return out
-
-
-def fingerprint_frame(df: pd.DataFrame) -> str:
-    """sha256 over a frame's column names, dtypes, index and values: equal frames, equal fingerprints."""
-    h = hashlib.sha256()
-    h.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
-    h.update(str(df.index.name).encode())
-    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
-    return h.hexdigest()
-
-
 class ModelStore:
     """Versions of trained models on disk; see the module docstring for the guarantees."""
 
@@ -147,7 +125,7 @@ class ModelStore:
         blob = st_save(cpu)
         sha = hashlib.sha256(blob).hexdigest()
         full = _jsonable(dict(meta))
-        full.setdefault("libraries", library_versions())
+        full.setdefault("libraries", library_versions(_LIBRARIES))
         full.update(schema_version=SCHEMA_VERSION, sha256=sha, weights_bytes=len(blob))
         version = _version_id(sha, full)
         full["version"] = version

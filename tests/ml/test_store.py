@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -15,7 +14,6 @@ from ml.networks.base import ForecastNetwork
 from ml.store import (
     SCHEMA_VERSION,
     ModelStore,
-    fingerprint_frame,
     load_network,
     load_networks,
     save_network,
@@ -158,18 +156,6 @@ def test_weights_that_do_not_fit_the_class_fail(tmp_path: Path) -> None:
     store.save("GM", "bad", {k: v for k, v in net.state_dict().items() if k != "body.0.bias"}, {"class": "tiny", "hparams": net.hparams})
     with pytest.raises(IntegrityError, match="do not fit tiny"):
         load_network(store, "GM", "bad", build=_build)
-
-
-def test_fingerprint_frame() -> None:
-    idx = pd.date_range("2024-01-01", periods=5, name="date")
-    df = pd.DataFrame({"close": np.arange(5.0), "volume": np.arange(5) * 10}, index=idx)
-    fp = fingerprint_frame(df)
-    assert len(fp) == 64 and fp == fingerprint_frame(df.copy())
-    changed = df.copy()
-    changed.iloc[2, 0] = 2.0000001
-    assert fingerprint_frame(changed) != fp
-    assert fingerprint_frame(df.rename(columns={"volume": "vol"})) != fp
-    assert fingerprint_frame(df.set_axis(idx + pd.Timedelta(days=1))) != fp
 
 
 def test_registry_network_round_trip(tmp_path: Path) -> None:
