@@ -34,7 +34,8 @@ class TrainConfig:
     """Training hyperparameters, validated on construction (a bad value raises ``ModelError`` naming the field).
 
     ``patience`` counts validation checks without an improvement larger than ``min_delta``; ``grad_clip`` 0
-    turns clipping off; ``max_train_seconds`` stops training after the running batch once the budget is spent.
+    turns clipping off; ``max_train_seconds`` stops training after the running batch once the budget is spent,
+    and the cosine schedule then decays over that time budget when it would end sooner than the epochs.
     """
 
     max_epochs: int = 100
@@ -136,13 +137,18 @@ def _on_device(ws: WindowSet, device: torch.device) -> WindowSet:
     )
 
 
-def _lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str) -> float:
-    """Linear warmup, then cosine decay to zero over the remaining steps (or flat for plateau/none)."""
+def _lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str, time_fraction: float = 0.0) -> float:
+    """Linear warmup, then cosine decay to zero over the remaining steps (or flat for plateau/none).
+
+    ``time_fraction`` is the share of a training-time budget already spent: the decay follows whichever of steps
+    or time runs out first, so a run cut short by its budget still ends at a low learning rate instead of being
+    stopped mid-schedule at a high one (budgeted training, Li et al., ICLR 2020).
+    """
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule != "cosine":
         return 1.0
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    progress = max((step - warmup_steps) / max(1, total_steps - warmup_steps), time_fraction)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -234,8 +240,10 @@ def _train_loop(
         for b in range(steps_per_epoch):
             idx = perm[b * batch : (b + 1) * batch]
             xf = None if train.x_future is None else train.x_future[idx]
+            spent = 0.0 if cfg.max_train_seconds is None else (time.perf_counter() - started) / cfg.max_train_seconds
+            factor = _lr_factor(step, warmup_steps, total_steps, cfg.lr_schedule, spent)
             for group in optimizer.param_groups:
-                group["lr"] = cfg.learning_rate * plateau_scale * _lr_factor(step, warmup_steps, total_steps, cfg.lr_schedule)
+                group["lr"] = cfg.learning_rate * plateau_scale * factor
             with autocast_context(device):
                 pred = net(train.x_past[idx], xf)
             loss = net.loss(pred.float(), train.y[idx])

@@ -164,3 +164,31 @@ def make_windows(
         x_future = fut[first_t + 1 : last_t + horizon + 1].unfold(0, horizon, stride).permute(0, 2, 1)[:n]
     t_index = np.arange(first_t, last_t + 1, stride, dtype=np.int64)
     return WindowSet(x_past=x_past, x_future=x_future, y=y, t_index=t_index)
+
+
+def split_channels(ws: WindowSet) -> WindowSet:
+    """Every target channel as a univariate window of its own: ``[N, L, C]`` -> ``[N * C, L, 1]``.
+
+    Channel-independent training (one network with shared weights over every series, as PatchTST and
+    neuralforecast's univariate models do) needs windows whose only input is the series being forecast. Needs
+    ``n_features == n_targets`` (every input column is a target) and no known-future inputs. Rows are window-major:
+    row ``n * C + c`` is channel ``c`` of window ``n``; ``merge_channels`` undoes it.
+    """
+    if ws.n_features != ws.n_targets or ws.x_future is not None:
+        raise ModelError(
+            f"channel-independent windows need every input column to be a target and no future inputs "
+            f"(got {ws.n_features} inputs, {ws.n_targets} targets, {ws.n_future} future)"
+        )
+    n, c = len(ws), ws.n_targets
+    x = ws.x_past.permute(0, 2, 1).reshape(n * c, ws.input_size, 1)  # [N, L, C] -> [N, C, L] -> [N*C, L, 1]
+    y = ws.y.permute(0, 2, 1).reshape(n * c, ws.horizon, 1)  # [N, H, C] -> [N, C, H] -> [N*C, H, 1]
+    return WindowSet(x_past=x, x_future=None, y=y, t_index=np.repeat(ws.t_index, c))
+
+
+def merge_channels(pred: torch.Tensor, n_channels: int) -> torch.Tensor:
+    """Forecasts of ``split_channels`` windows back to one row per window: ``[N * C, H, 1, ...]`` -> ``[N, H, C, ...]``."""
+    if pred.shape[0] % n_channels or pred.shape[2] != 1:
+        raise ModelError(f"cannot merge forecasts of shape {tuple(pred.shape)} into {n_channels} channels")
+    n, h, rest = pred.shape[0] // n_channels, pred.shape[1], tuple(pred.shape[3:])
+    out = pred.reshape(n, n_channels, h, *rest)  # [N*C, H, 1, ...] -> [N, C, H, ...]
+    return out.transpose(1, 2)  # [N, C, H, ...] -> [N, H, C, ...]

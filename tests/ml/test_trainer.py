@@ -11,7 +11,7 @@ from torch import nn
 
 from ml.errors import ModelError
 from ml.networks.base import ForecastNetwork
-from ml.trainer import TrainConfig, fit, predict
+from ml.trainer import TrainConfig, _lr_factor, fit, predict
 from ml.windows import WindowSet, make_windows
 
 
@@ -159,3 +159,13 @@ def test_config_suggests_close_names() -> None:
     with pytest.raises(ModelError, match="did you mean learning_rate"):
         TrainConfig.from_mapping({"learning_rat": 0.1})
     assert TrainConfig.from_mapping({"max_epochs": 3}).max_epochs == 3
+
+
+def test_cosine_schedule_decays_over_a_time_budget_when_it_ends_first() -> None:
+    total = 1_000_000  # epochs far beyond what the budget allows
+    assert _lr_factor(10, 0, total, "cosine") == pytest.approx(1.0, abs=1e-4)
+    assert _lr_factor(10, 0, total, "cosine", time_fraction=0.5) == pytest.approx(0.5)
+    assert _lr_factor(10, 0, total, "cosine", time_fraction=1.2) == pytest.approx(0.0)
+    assert _lr_factor(900_000, 0, total, "cosine", time_fraction=0.1) < 0.03  # steps ahead of time: steps rule
+    assert _lr_factor(10, 0, total, "none", time_fraction=0.9) == 1.0  # only the cosine schedule follows time
+    assert _lr_factor(2, 5, total, "cosine", time_fraction=0.9) == pytest.approx(3 / 5)  # warmup first

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ml.errors import ModelError
-from ml.windows import make_windows
+from ml.windows import make_windows, merge_channels, split_channels
 
 
 def _values(rows: int = 30, cols: int = 3) -> np.ndarray:
@@ -70,3 +70,22 @@ def test_too_little_history_and_bad_values_are_clear_errors() -> None:
         make_windows(_values(10), input_size=2, horizon=1, n_targets=4)
     with pytest.raises(ModelError, match="outside"):
         make_windows(_values(10), input_size=2, horizon=1, start=3, end=11)
+
+
+def test_split_channels_makes_univariate_windows_and_merge_restores_them() -> None:
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((40, 3))
+    ws = make_windows(v, input_size=6, horizon=4, n_targets=3)
+    per = split_channels(ws)
+    assert (per.n_features, per.n_targets, len(per)) == (1, 1, 3 * len(ws))
+    n, c = 5, 2
+    assert torch.equal(per.x_past[n * 3 + c, :, 0], ws.x_past[n, :, c])  # row n*C + c is channel c of window n
+    assert torch.equal(per.y[n * 3 + c, :, 0], ws.y[n, :, c])
+    assert per.t_index[n * 3 + c] == ws.t_index[n]
+    pred = per.y.unsqueeze(-1).repeat(1, 1, 1, 2)  # [N*C, H, 1] -> [N*C, H, 1, Q=2]
+    merged = merge_channels(pred, 3)
+    assert merged.shape == (len(ws), 4, 3, 2) and torch.equal(merged[..., 1], ws.y)
+    with pytest.raises(ModelError, match="every input column"):
+        split_channels(make_windows(v, input_size=6, horizon=4, n_targets=1))
+    with pytest.raises(ModelError, match="cannot merge"):
+        merge_channels(pred[:-1], 3)
