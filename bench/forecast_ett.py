@@ -6,6 +6,10 @@ training rows only; lookback L = 96; every test window at stride 1; MSE and MAE 
 Univariate ("S": OT in, OT out) at horizons 24 and 168, multivariate ("M": all columns in and out) at 24 and 96.
 A file shorter than 14,400 rows is split 70/10/20 in time (the Time-Series-Library's custom-data rule).
 
+By default every model, ours and the peer, sees each window standardised by its own input rows
+(``--window-scaler standard``, neuralforecast's ``scaler_type="standard"``); errors are still measured on the
+protocol's scale. ``--window-scaler none`` feeds the globally scaled values as the papers do.
+
 For each setting it prints our networks, their ensemble (plain mean and validation-weighted), a repeat-last-value
 baseline, the published figures, and neuralforecast's model of the same name at matched size, matched windows per
 optimisation step, the same optimisation-step budget and the same per-fit time limit, all on the same windows.
@@ -39,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import SHARED_DATA, markdown_table, report, set_threads, setup_peer_logging
 from ml.networks.registry import build_network, default_hparams
 from ml.trainer import TrainConfig, fit, predict
-from ml.windows import WindowSet, make_windows, merge_channels, split_channels
+from ml.windows import WindowSet, make_windows, merge_channels, split_channels, standardize_windows
 
 log = logging.getLogger("bench.forecast_ett")
 
@@ -175,14 +179,23 @@ def train_cfg(name: str, mode: str, n_series: int, *, quick: bool, fit_seconds: 
     return TrainConfig(device="cpu", seed=seed, lr_schedule="cosine", max_train_seconds=fit_seconds, **settings)
 
 
-def run_ours(name: str, size: str, ws: tuple[WindowSet, WindowSet, WindowSet], cfg: TrainConfig, mode: str) -> Run:
-    """Build, train (best-validation weights restored) and predict one of our networks."""
+def run_ours(
+    name: str, size: str, ws: tuple[WindowSet, WindowSet, WindowSet], cfg: TrainConfig, mode: str, scaler: str
+) -> Run:
+    """Build, train (best-validation weights restored) and predict one of our networks.
+
+    ``scaler`` ``"standard"`` standardises every window by its own input rows (``standardize_windows``) and maps
+    the forecasts back, as neuralforecast's ``scaler_type="standard"`` does for the peer.
+    """
     n_series = ws[0].n_targets
     split = channel_independent(name, mode)
-    train, val, test = (split_channels(w) for w in ws) if split else ws
+    prepared = [split_channels(w) if split else w for w in ws]
+    scaled = [standardize_windows(w) if scaler == "standard" else (w, None) for w in prepared]
+    (train, _), (val, val_scale), (test, test_scale) = scaled
 
-    def forecast(w: WindowSet) -> np.ndarray:
+    def forecast(w: WindowSet, scale: Any) -> np.ndarray:
         pred = net.point(predict(net, w))  # [N, H, T]
+        pred = pred if scale is None else scale.invert(pred)
         return (merge_channels(pred.unsqueeze(-1), n_series)[..., 0] if split else pred).numpy()  # [N*C, H, 1] -> [N, H, C]
 
     torch.manual_seed(cfg.seed)
@@ -193,11 +206,11 @@ def run_ours(name: str, size: str, ws: tuple[WindowSet, WindowSet, WindowSet], c
     res = fit(net, train, val, cfg)
     steps_per_epoch = max(1, len(train) // cfg.batch_size)
     t0 = time.perf_counter()
-    test_pred = forecast(test)
+    test_pred = forecast(test, test_scale)
     pred_s = time.perf_counter() - t0
     best_step = min(res.best_epoch * steps_per_epoch, res.steps)
     return Run(
-        model=f"{name} (channel-independent)" if split else name, source="ours", val_pred=forecast(val),
+        model=f"{name} (channel-independent)" if split else name, source="ours", val_pred=forecast(val, val_scale),
         test_pred=test_pred, fit_seconds=res.seconds, predict_seconds=pred_s,
         params=sum(p.numel() for p in net.parameters()), train_samples_per_s=res.train_samples_per_s,
         epochs=f"best {best_step}/{res.steps} steps ({res.stop_reason.replace('_', ' ')})",
@@ -266,7 +279,10 @@ def fitted_callback(nf: Any, class_name: str) -> Any:
     return next((cb for cb in nf.models[0].trainer_kwargs.get("callbacks", []) if type(cb).__name__ == class_name), None)
 
 
-def nf_model(name: str, size: str, mode: str, horizon: int, n_series: int, cfg: TrainConfig, steps: int, *, validate: bool = True) -> Any:
+def nf_model(
+    name: str, size: str, mode: str, horizon: int, n_series: int, cfg: TrainConfig, steps: int, *, validate: bool = True,
+    scaler: str = "none",
+) -> Any:
     """neuralforecast's model of the same name at our ``size``: same widths, depths, heads, dropout, loss (MSE).
 
     With ``validate`` it checks validation loss about once per epoch of ours, stops early with our patience and
@@ -287,7 +303,8 @@ def nf_model(name: str, size: str, mode: str, horizon: int, n_series: int, cfg: 
         "max_steps": steps, "val_check_steps": max(1, steps // cfg.max_epochs) if validate else steps,
         "early_stop_patience_steps": cfg.patience if validate else -1,
         "batch_size": n_series if univariate_peer else 1, "windows_batch_size": windows,
-        "inference_windows_batch_size": 1024, "valid_batch_size": n_series, "scaler_type": "identity",
+        "inference_windows_batch_size": 1024, "valid_batch_size": n_series,
+        "scaler_type": "identity" if scaler == "none" else scaler,
         "random_seed": cfg.seed, "logger": False, "enable_progress_bar": False, "enable_model_summary": False,
         "accelerator": "cpu", "callbacks": peer_callbacks(restore_best=validate),
     }
@@ -341,7 +358,7 @@ def nf_test_predictions(nf: Any, data: EttData, mode: str, horizon: int, test_st
 
 def run_nf(
     name: str, size: str, data: EttData, mode: str, horizon: int, cfg: TrainConfig, steps: int, *,
-    test_stride: int = 1, validate: bool = True,
+    test_stride: int = 1, validate: bool = True, scaler: str = "none",
 ) -> Run:
     """Fit neuralforecast's model on the training rows (validation rows for early stopping unless ``validate`` is
     off, as in smoke runs), then predict the test windows."""
@@ -349,7 +366,7 @@ def run_nf(
 
     values = data.scaled[:, -1:] if mode == "S" else data.scaled
     t1, t2, _ = data.borders
-    model = nf_model(name, size, mode, horizon, values.shape[1], cfg, steps, validate=validate)
+    model = nf_model(name, size, mode, horizon, values.shape[1], cfg, steps, validate=validate, scaler=scaler)
     nf = NeuralForecast(models=[model], freq=1)
     t0 = time.perf_counter()
     if validate:
@@ -412,7 +429,7 @@ def run_setting(key: str, data: EttData, args: argparse.Namespace, budget: Budge
         limit = budget.next_limit(2 if args.peer else 1)
         cfg = train_cfg(name, mode, train.n_targets, quick=args.quick, fit_seconds=limit, seed=args.seed)
         log.info("%s %s: training ours (%s, limit %.0f s)", key, name, args.size, limit)
-        run = run_ours(name, args.size, (train, val, test), cfg, mode)
+        run = run_ours(name, args.size, (train, val, test), cfg, mode, args.window_scaler)
         ours.append(run)
         mse, mae = mse_mae(run.test_pred, y_test)
         rows.append([run.model, "ours", run.params, mse, mae, f"{run.fit_seconds:.1f} / {limit:.0f}", run.epochs])
@@ -421,7 +438,8 @@ def run_setting(key: str, data: EttData, args: argparse.Namespace, budget: Budge
             steps = 20 if args.quick else cfg.max_epochs * run.extra["steps_per_epoch"]
             log.info("%s %s: training neuralforecast %s (<= %d steps)", key, name, NF_CLASS[name], steps)
             peer = run_nf(
-                name, args.size, data, mode, horizon, cfg, steps, test_stride=args.test_stride, validate=not args.quick
+                name, args.size, data, mode, horizon, cfg, steps, test_stride=args.test_stride, validate=not args.quick,
+                scaler=args.window_scaler,
             )
             peer_mse, peer_mae = mse_mae(peer.test_pred, y_test)
             rows.append([
@@ -451,6 +469,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget-minutes", type=float, default=BUDGET_MINUTES, help="wall-time budget of the whole run")
     p.add_argument("--fit-seconds", type=float, default=None, help="time limit of each fit, each side [default: from the budget]")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--window-scaler", choices=("standard", "none"), default="standard",
+        help="per-window input standardisation, both sides (neuralforecast scaler_type); none: the raw protocol",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads, both sides (1: robust on a busy machine)")
     p.add_argument("--no-peer", dest="peer", action="store_false", help="skip neuralforecast")
     p.add_argument("--test-stride", type=int, default=1, help="keep every n-th test window (protocol: 1)")
@@ -503,7 +525,9 @@ def main(argv: list[str] | None = None) -> None:
     sizes = "; ".join(f"{n}: {default_hparams(n, args.size)}" for n in args.networks)
     train = "; ".join(f"{n}: {TRAIN[n]}" for n in args.networks)
     body += (
-        f"\n\nSize preset `{args.size}`: {sizes}.\n\nTraining (AdamW, cosine LR, best-validation weights; both sides "
+        f"\n\nSize preset `{args.size}`: {sizes}.\n\nWindow scaler, both sides: `{args.window_scaler}`"
+        f"{' (each window standardised by its own input rows; forecasts mapped back; MSE on the protocol scale)' if args.window_scaler == 'standard' else ''}."
+        f"\n\nTraining (AdamW, cosine LR, best-validation weights; both sides "
         f"of a comparison get the same time limit and windows per step"
         f"{'; quick: one epoch / 20 peer steps, peer not validated' if args.quick else ''}): {train}."
         f"\n\nTotal wall time: {total / 60:.1f} min (budget {args.budget_minutes:.0f} min)."

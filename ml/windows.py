@@ -192,3 +192,36 @@ def merge_channels(pred: torch.Tensor, n_channels: int) -> torch.Tensor:
     n, h, rest = pred.shape[0] // n_channels, pred.shape[1], tuple(pred.shape[3:])
     out = pred.reshape(n, n_channels, h, *rest)  # [N*C, H, 1, ...] -> [N, C, H, ...]
     return out.transpose(1, 2)  # [N, C, H, ...] -> [N, H, C, ...]
+
+
+@dataclass(frozen=True)
+class WindowScale:
+    """Per-window statistics of ``standardize_windows``: ``mean`` and ``std`` ``[N, 1, T]`` of the target columns."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def invert(self, pred: torch.Tensor) -> torch.Tensor:
+        """Forecasts ``[N, H, T]`` or ``[N, H, T, Q]`` made on standardised windows, back on the windows' scale."""
+        if pred.dim() == 4:
+            return pred * self.std.unsqueeze(-1) + self.mean.unsqueeze(-1)  # [N, 1, T, 1] broadcast over H, Q
+        return pred * self.std + self.mean  # [N, 1, T] broadcast over H
+
+
+def standardize_windows(ws: WindowSet, eps: float = 1e-5) -> tuple[WindowSet, WindowScale]:
+    """Each window scaled by the mean and standard deviation of its own input rows (targets by their columns').
+
+    A series whose level drifts far from the training range (ETTh1's OT in its test months sits 1.3 training
+    standard deviations below the training mean) is then seen at a familiar scale; the statistics come from the
+    input rows only, so nothing of the forecast horizon leaks in. This is neuralforecast's ``scaler_type=
+    "standard"`` and RevIN's normalisation without the learned affine part; the network's loss is then taken on
+    the standardised targets. Known-future inputs are left as they are.
+    """
+    mean = ws.x_past.mean(dim=1, keepdim=True)  # [N, L, F] -> [N, 1, F]
+    std = ws.x_past.std(dim=1, keepdim=True, unbiased=False).clamp_min(eps)  # [N, 1, F]
+    t = ws.n_targets
+    scale = WindowScale(mean=mean[..., :t], std=std[..., :t])  # targets are the first T input columns
+    scaled = WindowSet(
+        x_past=(ws.x_past - mean) / std, x_future=ws.x_future, y=(ws.y - scale.mean) / scale.std, t_index=ws.t_index,
+    )
+    return scaled, scale

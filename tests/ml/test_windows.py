@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ml.errors import ModelError
-from ml.windows import make_windows, merge_channels, split_channels
+from ml.windows import make_windows, merge_channels, split_channels, standardize_windows
 
 
 def _values(rows: int = 30, cols: int = 3) -> np.ndarray:
@@ -89,3 +89,23 @@ def test_split_channels_makes_univariate_windows_and_merge_restores_them() -> No
         split_channels(make_windows(v, input_size=6, horizon=4, n_targets=1))
     with pytest.raises(ModelError, match="cannot merge"):
         merge_channels(pred[:-1], 3)
+
+
+def test_standardize_windows_uses_each_windows_inputs_only_and_inverts_exactly() -> None:
+    rng = np.random.default_rng(4)
+    v = np.cumsum(rng.standard_normal((60, 2)), axis=0) + 50.0  # a drifting level far from zero
+    ws = make_windows(v, input_size=8, horizon=3, n_targets=1)
+    scaled, scale = standardize_windows(ws)
+    assert torch.allclose(scaled.x_past.mean(dim=1), torch.zeros(len(ws), 2), atol=1e-4)
+    assert torch.allclose(scaled.x_past.std(dim=1, unbiased=False), torch.ones(len(ws), 2), atol=1e-4)
+    assert torch.allclose(scale.invert(scaled.y), ws.y, atol=1e-4)
+    assert torch.allclose(scale.invert(scaled.y.unsqueeze(-1)).squeeze(-1), ws.y, atol=1e-4)
+    # changing a target row (the future) changes nothing of the statistics
+    v2 = v.copy()
+    t = int(ws.t_index[0])
+    v2[t + 1 :, :] += 100.0
+    scaled2, scale2 = standardize_windows(make_windows(v2, input_size=8, horizon=3, n_targets=1))
+    assert torch.equal(scale2.mean[0], scale.mean[0]) and torch.equal(scale2.std[0], scale.std[0])
+    assert torch.equal(scaled2.x_past[0], scaled.x_past[0])
+    flat = make_windows(np.ones((20, 1)), input_size=5, horizon=2)
+    assert torch.isfinite(standardize_windows(flat)[0].x_past).all()  # a constant window does not divide by zero
