@@ -35,7 +35,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ml.networks.base import ForecastNetwork, check_choice
-from ml.networks.layers import AttentionLayer, FullAttention, ProbAttention, TokenEmbedding, sinusoid_table
+from ml.networks.layers import (
+    AttentionLayer,
+    Dropout,
+    FullAttention,
+    ProbAttention,
+    TokenEmbedding,
+    sinusoid_table,
+)
 
 ATTENTIONS = ("prob", "full")
 ACTIVATIONS = ("gelu", "relu")
@@ -57,9 +64,10 @@ class DistilLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, L, D] -> [B, ceil(L / 2), D]``."""
-        y = self.conv(x.transpose(1, 2))  # [B, L, D] -> [B, D, L]
-        y = self.pool(F.elu(self.norm(y)))  # [B, D, L] -> [B, D, ceil(L / 2)]
-        return y.transpose(1, 2)  # [B, D, L'] -> [B, L', D]
+        y = F.elu(self.norm(self.conv(x.transpose(1, 2))))  # [B, L, D] -> [B, D, L]
+        # pooling reads D-contiguous rows several times faster (forward and backward) than L-contiguous ones
+        y = y.transpose(1, 2).contiguous().transpose(1, 2)  # [B, D, L], memory laid out as [B, L, D]
+        return self.pool(y).transpose(1, 2)  # [B, D, ceil(L / 2)] -> [B, L', D] (contiguous)
 
 
 class _FeedForward(nn.Module):
@@ -68,7 +76,7 @@ class _FeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str) -> None:
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.act = F.gelu if activation == "gelu" else F.relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +91,7 @@ class EncoderLayer(nn.Module):
         self.attention = attention
         self.ff = _FeedForward(d_model, d_ff, dropout, activation)
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, L, D] -> [B, L, D]``."""
@@ -102,7 +110,7 @@ class DecoderLayer(nn.Module):
         self.self_attention, self.cross_attention = self_attention, cross_attention
         self.ff = _FeedForward(d_model, d_ff, dropout, activation)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """``x`` ``[B, S, D]``, ``memory`` ``[B, L', D]`` -> ``[B, S, D]``."""
@@ -121,7 +129,7 @@ class InformerEncoder(nn.Module):
         super().__init__()
         self.token = TokenEmbedding(n_features, d_model)
         self.register_buffer("position", sinusoid_table(max_len, d_model), persistent=False)  # [max_len, D]
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.layers = nn.ModuleList(
             EncoderLayer(
                 AttentionLayer(make_attention(attention, factor, dropout), d_model, n_heads),
@@ -204,7 +212,7 @@ class Informer(ForecastNetwork):
         self.dec_token = TokenEmbedding(n_features, d_model)
         self.register_buffer("dec_position", sinusoid_table(dec_len, d_model), persistent=False)  # [S, D]
         self.time_embedding = nn.Linear(n_future, d_model, bias=False) if n_future > 0 else None
-        self.dec_dropout = nn.Dropout(dropout)
+        self.dec_dropout = Dropout(dropout)
         self.decoder = nn.ModuleList(
             DecoderLayer(
                 AttentionLayer(make_attention(attention, factor, dropout), d_model, n_heads),

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ml.networks.base import ForecastNetwork, check_choice
+from ml.networks.layers import Dropout
 
 KINDS = ("generic", "interpretable")
 
@@ -46,7 +47,9 @@ class GenericBasis(nn.Module):
         self.theta_size = input_size + horizon
 
     def forward(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return theta[:, : self.input_size], theta[:, self.input_size :]  # [N, L + H] -> [N, L], [N, H]
+        # split, not two slices: its backward concatenates the two gradients instead of zero-filling two copies
+        backcast, forecast = theta.split((self.input_size, self.theta_size - self.input_size), dim=1)
+        return backcast, forecast  # [N, L + H] -> [N, L], [N, H]
 
 
 class _FixedBasis(nn.Module):
@@ -61,7 +64,7 @@ class _FixedBasis(nn.Module):
         self.theta_size = backcast.shape[0] + forecast.shape[0]
 
     def forward(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        theta_b, theta_f = theta[:, : self.n_backcast], theta[:, self.n_backcast :]  # [N, P_b], [N, P_f]
+        theta_b, theta_f = theta.split((self.n_backcast, self.theta_size - self.n_backcast), dim=1)  # [N, P_b], [N, P_f]
         return theta_b @ self.backcast_basis, theta_f @ self.forecast_basis  # [N, L], [N, H]
 
 
@@ -88,7 +91,8 @@ class Block(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(n_layers):
-            layers += [nn.Linear(input_size if i == 0 else width, width), nn.ReLU(), nn.Dropout(dropout)]
+            # in place: the Linear's output is not needed for its backward, so ReLU may overwrite it
+            layers += [nn.Linear(input_size if i == 0 else width, width), nn.ReLU(inplace=True), Dropout(dropout)]
         self.fc = nn.Sequential(*layers)
         self.theta = nn.Linear(width, basis.theta_size)
         self.basis = basis
@@ -210,6 +214,10 @@ class NBEATS(ForecastNetwork):
     def forward(
         self, x_past: torch.Tensor, x_future: torch.Tensor | None = None, x_static: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``x_past`` ``[B, L, F]`` -> ``[B, H, T, 1]`` (``x_future`` is not used)."""
-        total = torch.stack(list(self.decompose(x_past).values())).sum(dim=0)  # [P, B, H, T] -> [B, H, T]
-        return total.unsqueeze(-1)  # [B, H, T] -> [B, H, T, 1]
+        """``x_past`` ``[B, L, F]`` -> ``[B, H, T, 1]`` (``x_future`` is not used); the sum of ``decompose``'s parts."""
+        residual = self._series(x_past)  # [N, L]
+        total = residual[:, -1:] if self.naive_level else None  # [N, 1], broadcast over the horizon
+        for stack in self.stacks:
+            residual, forecast = stack(residual)
+            total = forecast if total is None else total + forecast  # [N, H]
+        return self._unfold(total, x_past.shape[0]).unsqueeze(-1)  # [N, H] -> [B, H, T] -> [B, H, T, 1]

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ml.networks.base import ForecastNetwork, check_choice
-from ml.networks.layers import RevIN
+from ml.networks.layers import Dropout, RevIN
 
 NORMS = ("batch", "layer")
 
@@ -58,7 +58,7 @@ class TimeMixing(nn.Module):
         super().__init__()
         self.norm = make_norm(norm, length, channels)
         self.fc = nn.Linear(length, length)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(x).transpose(1, 2)  # [B, L, C] -> [B, C, L]
@@ -76,7 +76,7 @@ class FeatureMixing(nn.Module):
         super().__init__()
         self.norm = make_norm(norm, length, c_in)
         self.fc1, self.fc2 = nn.Linear(c_in, ff_dim), nn.Linear(ff_dim, c_out)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.skip = nn.Linear(c_in, c_out) if c_in != c_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
