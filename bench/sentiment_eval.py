@@ -2,11 +2,13 @@
 
 The models are trained from the project's own training set (``ml/sentiment/data/headlines_train.csv``) with the
 same seed as ``bt-train sentiment``, so they are the default models; the evaluation file is never trained on.
-Accuracy and macro-F1 are printed overall and per language. Baselines: VADER's compound score with its
+Accuracy and macro-F1 are printed overall and per language; a routing with a fine-tuned encoder is evaluated
+serving both int8 (the default) and fp32 Linear layers. Baselines: VADER's compound score with its
 authors' thresholds (>= 0.05 positive, <= -0.05 negative, else neutral); SnowNLP's positive probability with a
 symmetric neutral band (>= 0.6 positive, <= 0.4 negative). Throughput: headlines per second for each encoder
-on the file's English headlines, cold (nothing cached, model already loaded; best of 3) and for cache hits
-(SQLite embedding cache; best of 3); and the fallback end to end.
+on the file's English headlines (the fine-tuned one from the trained routing, int8 and fp32), cold (nothing
+cached, model already loaded; best of 3) and for cache hits (SQLite embedding cache; best of 3); and the
+fallback end to end.
 
     python bench/sentiment_eval.py                          # ../shared/data/sentiment/headlines_seed.csv
     python bench/sentiment_eval.py --data my_labeled.csv --no-append
@@ -28,7 +30,8 @@ import torch
 
 from common import REPO, SHARED_DATA, markdown_table, report  # bench/ is on sys.path when a script here runs
 from feeds.errors import UserInputError
-from ml.sentiment.encoders import CachedEncoder, EmbeddingCache, build_encoder
+from ml.sentiment.encoders import CachedEncoder, EmbeddingCache, TextEncoder, build_encoder
+from ml.sentiment.finetune import FineTunedEncoder, FineTunedHead
 from ml.sentiment.labels import LABELS, NEGATIVE, NEUTRAL, POSITIVE
 from ml.sentiment.metrics import Metrics, classification_metrics, metrics_by_language
 from ml.sentiment.model import DEFAULT_ROUTING, ROUTINGS
@@ -67,13 +70,12 @@ def best_rate(n: int, run: Callable[[], object]) -> float:
     return n / best
 
 
-def throughput(texts: Sequence[str], encoders: Sequence[str]) -> list[list[object]]:
+def throughput(texts: Sequence[str], encoders: Sequence[tuple[str, TextEncoder]]) -> list[list[object]]:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp, EmbeddingCache(Path(tmp) / "bench.sqlite") as cache:
-        for name in encoders:
-            encoder = build_encoder(name)
+        for name, encoder in encoders:
             start = time.perf_counter()
-            encoder.encode(list(texts[:8]))  # loads the model
+            encoder.encode(list(texts[:8]))  # loads the model (or builds the int8 copy)
             load_s = time.perf_counter() - start
             cold = best_rate(len(texts), lambda enc=encoder: enc.encode(list(texts)))
             cached = CachedEncoder(encoder, cache)
@@ -104,12 +106,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     langs = np.asarray(data.langs)
     results: dict[str, dict[str, Metrics]] = {}
+    tuned: list[tuple[str, TextEncoder]] = []
     with EmbeddingCache(args.cache) as cache:
         for routing in [r.strip() for r in args.routings.split(",") if r.strip()]:
+            started = time.perf_counter()
             model, _ = train_sentiment(train, TrainConfig(routing=routing, seed=args.seed), cache)
-            pred = model.predict(data.texts, data.langs).probs.argmax(axis=1)
+            log.info("routing %s trained in %.0f s", routing, time.perf_counter() - started)
             tag = " (default)" if routing == DEFAULT_ROUTING else ""
-            results[f"transformer, {routing}{tag}"] = metrics_by_language(data.labels, pred, data.langs)
+            fine = [p for p in model.paths.values() if isinstance(p, FineTunedHead)]
+            served = fine[0].raw.quantize if fine else None
+            for quantize in [served, not served] if fine else [None]:
+                for p in fine:
+                    p.set_quantize(bool(quantize))
+                pred = model.predict(data.texts, data.langs).probs.argmax(axis=1)
+                precision = "" if quantize is None else f", {'int8' if quantize else 'fp32'}"
+                name = f"transformer, {routing}{precision}{tag if quantize == served else ''}"
+                results[name] = metrics_by_language(data.labels, pred, data.langs)
+            for p in fine:
+                for quantize in (True, False):
+                    raw = p.raw
+                    tuned.append((f"{p.spec} ({'int8' if quantize else 'fp32'})",
+                                  FineTunedEncoder(raw.module, raw.tokenizer, raw.name, raw.max_length, quantize)))
         fallback, _ = train_sentiment(train, fallback_config(args.seed))
         pred = fallback.predict(data.texts, data.langs).probs.argmax(axis=1)
         results["fallback (n-gram MLP)"] = metrics_by_language(data.labels, pred, data.langs)
@@ -121,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     acc_rows = [[model, lang, m.n, m.accuracy, m.macro_f1] for model, by in results.items() for lang, m in by.items()]
     english = [t for t, lang in zip(data.texts, data.langs, strict=True) if lang == "en"] or list(data.texts)
-    speed_rows = throughput(english, ["minilm", "e5"])
+    speed_rows = throughput(english, [(name, build_encoder(name)) for name in ("minilm", "e5")] + tuned)
     start = time.perf_counter()
     fallback.predict(english, ["en"] * len(english))
     fb_rate = len(english) / (time.perf_counter() - start)

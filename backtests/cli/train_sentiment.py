@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from backtests.cli.common import setup_logging, user_errors
+from ml.sentiment.finetune import FineTuneConfig
 from ml.sentiment.model import DEFAULT_ROUTING, ROUTINGS
 from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file, fallback_config, train_and_save
 
@@ -16,7 +17,10 @@ from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file
               help="Labeled CSV with columns lang,text,label (id optional). Default: the project's own training set.")
 @click.option("--encoder", default=DEFAULT_ROUTING, show_default=True,
               help=f"Routing preset ({', '.join(ROUTINGS)}), one encoder for all languages (minilm, e5, or a local "
-                   "Hugging Face model folder), or lang=encoder pairs such as en=minilm,*=e5.")
+                   "Hugging Face model folder; minilm-ft or ft:FOLDER to fine-tune it with the head), or "
+                   "lang=encoder pairs such as en=minilm-ft,*=e5.")
+@click.option("--int8/--fp32", "int8", default=FineTuneConfig().quantize, show_default=True,
+              help="Serve fine-tuned encoders with int8 (dynamic quantization) or fp32 Linear layers.")
 @click.option("--fallback", is_flag=True, help="Train the n-gram MLP fallback instead (no transformer).")
 @click.option("--models-dir", "--store", "store", type=click.Path(path_type=Path), default=Path("models_saved"), show_default=True,
               help="Root of the model store; the model goes to <store>/LLM/<name>/<version>/.")
@@ -26,12 +30,13 @@ from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file
               help="SQLite embedding cache, keyed by encoder and text hash.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
 @user_errors
-def sentiment(data: Path | None, encoder: str, fallback: bool, store: Path, name: str | None, seed: int,
-              cache: Path, verbose: bool) -> None:
+def sentiment(data: Path | None, encoder: str, int8: bool, fallback: bool, store: Path, name: str | None,
+              seed: int, cache: Path, verbose: bool) -> None:
     """Train, print validation metrics per language, and save the model to the store."""
     setup_logging(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    config = fallback_config(seed) if fallback else TrainConfig(routing=encoder, seed=seed)
+    config = fallback_config(seed) if fallback else TrainConfig(
+        routing=encoder, seed=seed, finetune=FineTuneConfig(quantize=int8))
     version, report = train_and_save(data or default_training_file(), config, store, name, cache)
     click.echo(report.table())
     click.echo(f"\ntrained {version.ref} in {report.seconds:.0f} s: {version.path}")

@@ -2,9 +2,10 @@
 
 The split is stratified by label *and* language so that each language keeps its class balance in validation;
 each path (encoder head or fallback) is trained on the rows routed to it with class weights from its training
-rows, and stops early when the validation loss stops improving (restoring the best epoch's weights). Training
-runs under its own seeded RNG, so the same data, config and seed give the same weights, hence the same
-content-derived version id in the model store.
+rows, and stops early when the validation loss stops improving (restoring the best epoch's weights); a
+fine-tuned path trains its encoder with its head (``ml.sentiment.finetune``) and keeps its best validation
+state. Training runs under its own seeded RNG, so the same data, config and seed give the same weights, hence
+the same content-derived version id in the model store.
 """
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from torch.nn import functional as F
 from feeds.errors import DataError
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache
 from ml.sentiment.fallback import HasherConfig
+from ml.sentiment.finetune import FineTuneConfig, FineTunedHead, finetune
 from ml.sentiment.labels import LABELS, label_index
 from ml.sentiment.metrics import Metrics, format_confusion, format_table, metrics_by_language
 from ml.sentiment.model import (
-    DEFAULT_MODEL_NAME, DEFAULT_ROUTING, FALLBACK_MODEL_NAME, Route, SentimentModel, normalise_lang,
+    DEFAULT_MODEL_NAME, DEFAULT_ROUTE, DEFAULT_ROUTING, FALLBACK_MODEL_NAME, Route, SentimentModel, normalise_lang,
+    parse_routing, path_names,
 )
 from ml.store import ModelStore, ModelVersion
 
@@ -120,7 +123,10 @@ def stratified_split(labels: np.ndarray, langs: tuple[str, ...], val_fraction: f
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. ``routing`` is a preset, an encoder or ``lang=encoder`` pairs; ignored when ``fallback``."""
+    """How to train. ``routing`` is a preset, an encoder or ``lang=encoder`` pairs; ignored when ``fallback``.
+    ``finetune`` applies to fine-tuned paths only; the other fields to frozen-encoder heads and the fallback.
+    ``catch_all_on_all_rows``: the ``*`` path, which must serve any language, trains on every labeled row (English
+    rows helped the multilingual E5 head on Chinese), while the languages routed elsewhere are served there."""
 
     routing: str = DEFAULT_ROUTING
     fallback: bool = False
@@ -134,6 +140,8 @@ class TrainConfig:
     val_fraction: float = 0.2
     seed: int = 0
     buckets: int = 1 << 16  # hashed n-gram buckets of the fallback
+    finetune: FineTuneConfig = FineTuneConfig()
+    catch_all_on_all_rows: bool = True
 
     def __post_init__(self) -> None:
         if self.buckets < 2:
@@ -151,13 +159,15 @@ def fallback_config(seed: int = 0) -> TrainConfig:
 
 @dataclass(frozen=True)
 class PathFit:
-    """How one path trained."""
+    """How one path trained. ``epochs`` and ``best_epoch`` count validation evaluations, ``evals_per_epoch`` of
+    which make one pass over the training rows (one for frozen heads and the fallback)."""
 
     n_train: int
     n_val: int
     epochs: int
     best_epoch: int
     best_val_loss: float
+    evals_per_epoch: int = 1
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,25 @@ def _fit_loop(path: Route, features: Any, y: torch.Tensor, train: np.ndarray, va
     return PathFit(len(train), len(val), epoch, best_epoch, best_loss)
 
 
+def _build(config: TrainConfig, wrap: Any) -> tuple[SentimentModel, dict[str, torch.Tensor]]:
+    """The untrained model, each path built right after seeding torch, with the RNG state its training starts
+    from: a path's weights depend on its rows, config and seed, not on which other paths the routing has."""
+    if config.fallback:
+        torch.manual_seed(config.seed)
+        model = SentimentModel.fallback(HasherConfig(buckets=config.buckets), config.hidden, config.dropout)
+        return model, {name: torch.get_rng_state() for name in model.paths}
+    table = parse_routing(config.routing)
+    paths: dict[str, Route] = {}
+    rng: dict[str, torch.Tensor] = {}
+    for spec, name in path_names(table).items():
+        torch.manual_seed(config.seed)
+        single = SentimentModel.with_encoders(spec, wrap, config.hidden, config.dropout, config.finetune)
+        paths[name] = next(iter(single.paths.values()))
+        rng[name] = torch.get_rng_state()
+    names = path_names(table)
+    return SentimentModel({lang: names[spec] for lang, spec in table.items()}, paths), rng
+
+
 def train_sentiment(data: LabeledSet, config: TrainConfig = TrainConfig(),
                     cache: EmbeddingCache | None = None) -> tuple[SentimentModel, TrainReport]:
     """Train a model on ``data`` (the fallback when ``config.fallback``), report validation metrics per language."""
@@ -270,26 +299,34 @@ def train_sentiment(data: LabeledSet, config: TrainConfig = TrainConfig(),
     probs = np.zeros((len(data), len(LABELS)))
     fits: dict[str, PathFit] = {}
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        if config.fallback:
-            model = SentimentModel.fallback(HasherConfig(buckets=config.buckets), config.hidden, config.dropout)
-        else:
-            model = SentimentModel.with_encoders(config.routing, wrap, config.hidden, config.dropout)
+        model, rng = _build(config, wrap)
         served = np.array([model.route_of(lang) for lang in data.langs], dtype=object)
         for name, path in model.paths.items():
-            rows = np.flatnonzero(served == name)
+            torch.set_rng_state(rng[name])
+            catch_all = config.catch_all_on_all_rows and model.routes[DEFAULT_ROUTE] == name
+            rows = np.arange(len(data)) if catch_all else np.flatnonzero(served == name)
             tr, va = np.intersect1d(rows, train_idx), np.intersect1d(rows, val_idx)
             if len(tr) < len(LABELS) or len(va) == 0:
                 raise DataError(
                     f"too few labeled rows for path {name!r} ({len(tr)} train, {len(va)} validation)", data.source,
                     "add labeled headlines in the languages this path serves")
-            log.info("path %s: featurising %d texts", name, len(rows))
             local = np.full(len(data), -1, dtype=np.int64)
             local[rows] = np.arange(len(rows))  # global row -> row of this path's features
-            features = path.featurize([data.texts[i] for i in rows])
-            fits[name] = _fit_path(path, features, y[torch.from_numpy(rows)], local[tr], local[va], config, name)
+            texts = [data.texts[i] for i in rows]
+            if isinstance(path, FineTunedHead):
+                fit = finetune(path, texts, y[torch.from_numpy(rows)], local[tr], local[va], config.finetune, name)
+                fits[name] = PathFit(len(tr), len(va), fit.evaluations, fit.best_evaluation, fit.best_val_loss,
+                                     config.finetune.evals_per_epoch)
+                features, at = path.featurize([data.texts[i] for i in va]), None  # as served: int8 when quantized
+            else:
+                log.info("path %s: featurising %d texts", name, len(rows))
+                features, at = path.featurize(texts), local[va]
+                fits[name] = _fit_path(path, features, y[torch.from_numpy(rows)], local[tr], local[va], config, name)
+            path.module.eval()
             with torch.no_grad():
-                probs[va] = torch.softmax(path.logits(features, local[va]).double(), dim=-1).numpy()
+                p = torch.softmax(path.logits(features, at).double(), dim=-1).numpy()
+            mine = served[va] == name  # validation rows this path serves (a catch-all path trains on more)
+            probs[va[mine]] = p[mine]
     pred = probs[val_idx].argmax(axis=1)
     metrics = metrics_by_language(data.labels[val_idx], pred, [data.langs[i] for i in val_idx])
     report = TrainReport(model.kind, dict(model.routes), config, len(train_idx), len(val_idx), metrics, fits,

