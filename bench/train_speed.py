@@ -1,7 +1,8 @@
 """Training throughput, inference latency and test MSE: our networks against neuralforecast's same-named models.
 
 Both sides train on the same ETTh1 windows (the protocol of forecast_ett.py: scaler fitted on train, L = 96) with
-matched sizes, the same windows per optimisation step (neuralforecast's ``windows_batch_size``; its
+matched sizes, the same optimiser settings (Adam's update, no gradient clipping: neuralforecast's defaults), the
+same windows per optimisation step (neuralforecast's ``windows_batch_size``; its
 ``batch_size`` counts series) and the same number of steps, without validation, so that the time measured is
 training alone. Throughput = windows per second of training-loop time (from the first to the last step; data
 loading and the optimiser step included). Latency: one window through the public predict API (median of
@@ -138,7 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in args.networks:
         settings = dict(TRAIN[name], max_epochs=1 if args.quick else args.epochs)
-        cfg = TrainConfig(device="cpu", seed=args.seed, max_train_seconds=15.0 if args.quick else None, **settings)
+        # The peer's optimiser settings: Adam's update (AdamW without weight decay) and no gradient clipping.
+        cfg = TrainConfig(
+            device="cpu", seed=args.seed, grad_clip=0.0, max_train_seconds=15.0 if args.quick else None, **settings
+        )
         log.info("%s: ours", name)
         ours = run_ours(name, args.size, ws, cfg)
         log.info("%s: neuralforecast %s, %d steps", name, NF_CLASS[name], ours["steps"])
