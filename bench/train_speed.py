@@ -10,7 +10,8 @@ repeated calls), and every test window in one call. Target: ours >= 1.5x neuralf
 network, at equal or better test MSE.
 
     python bench/train_speed.py                          # all four networks, univariate OT, h = 24
-    python bench/train_speed.py --networks nbeats --steps 100 --setting M96
+    python bench/train_speed.py --networks nbeats --epochs 4 --setting M96
+    python bench/train_speed.py --seeds 0,1,2            # mean MSE and median speed over three seeds
     python bench/train_speed.py --quick                  # smoke run
 """
 from __future__ import annotations
@@ -79,6 +80,15 @@ def run_ours(name: str, size: str, ws: tuple, cfg: TrainConfig) -> dict[str, Any
     }
 
 
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side over several seeds: median speeds and latencies (robust to a busy moment), mean and range of MSE."""
+    mses = [r["mse"] for r in runs]
+    out = {k: statistics.median(r[k] for r in runs) for k in ("samples_per_s", "latency_ms", "all_test_s")}
+    out.update(steps=runs[0]["steps"], params=runs[0]["params"], mse=statistics.fmean(mses),
+               mse_range=f"{min(mses):.4f}-{max(mses):.4f}" if len(mses) > 1 else "-")
+    return out
+
+
 def run_peer(
     name: str, size: str, data: Any, mode: str, horizon: int, cfg: TrainConfig, steps: int, test_stride: int
 ) -> dict[str, Any]:
@@ -114,12 +124,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--networks", default=",".join(NETWORKS), help=f"comma list of {', '.join(NETWORKS)}")
     p.add_argument("--size", default="small", choices=("tiny", "small", "base"))
     p.add_argument("--epochs", type=int, default=2, help="epochs of ours; the peer runs the same number of steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0", help="comma list of seeds; each side trains once per seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads, both sides (1: robust on a busy machine)")
     p.add_argument("--quick", action="store_true", help="smoke run: one epoch capped at 15 s, every 24th test window")
     p.add_argument("--no-append", dest="append", action="store_false")
     args = p.parse_args(argv)
     args.networks = [n.strip() for n in args.networks.split(",") if n.strip()]
+    try:
+        args.seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        p.error(f"--seeds must be a comma list of integers, got {args.seeds!r}")
+    if not args.seeds:
+        p.error("--seeds needs at least one seed")
     for n in args.networks:
         if n not in NETWORKS:
             p.error(f"unknown network {n!r}; choose from {', '.join(NETWORKS)}")
@@ -139,31 +155,35 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name in args.networks:
         settings = dict(TRAIN[name], max_epochs=1 if args.quick else args.epochs)
-        # The peer's optimiser settings: Adam's update (AdamW without weight decay) and no gradient clipping.
-        cfg = TrainConfig(
-            device="cpu", seed=args.seed, grad_clip=0.0, max_train_seconds=15.0 if args.quick else None, **settings
-        )
-        log.info("%s: ours", name)
-        ours = run_ours(name, args.size, ws, cfg)
-        log.info("%s: neuralforecast %s, %d steps", name, NF_CLASS[name], ours["steps"])
-        peer = run_peer(name, args.size, data, mode, horizon, cfg, ours["steps"], test_stride)
+        ours_runs, peer_runs = [], []
+        for seed in args.seeds:
+            # The peer's optimiser settings: Adam's update (AdamW without weight decay) and no gradient clipping.
+            cfg = TrainConfig(
+                device="cpu", seed=seed, grad_clip=0.0, max_train_seconds=15.0 if args.quick else None, **settings
+            )
+            log.info("%s seed %d: ours", name, seed)
+            ours_runs.append(run_ours(name, args.size, ws, cfg))
+            log.info("%s seed %d: neuralforecast %s, %d steps", name, seed, NF_CLASS[name], ours_runs[-1]["steps"])
+            peer_runs.append(run_peer(name, args.size, data, mode, horizon, cfg, ours_runs[-1]["steps"], test_stride))
+        ours, peer = summarise(ours_runs), summarise(peer_runs)
         speedup = ours["samples_per_s"] / peer["samples_per_s"] if peer["samples_per_s"] else float("nan")
         rows.append([
             name, f"{ours['params']:,} / {peer['params']:,}", cfg.batch_size, f"{ours['steps']} / {peer['steps']}",
             f"{ours['samples_per_s']:.0f}", f"{peer['samples_per_s']:.0f}", f"{speedup:.2f}x",
             f"{ours['latency_ms']:.1f} / {peer['latency_ms']:.1f}", f"{ours['all_test_s']:.2f} / {peer['all_test_s']:.2f}",
-            f"{ours['mse']:.4f} / {peer['mse']:.4f}",
+            f"{ours['mse']:.4f} / {peer['mse']:.4f}", f"{ours['mse_range']} / {peer['mse_range']}",
             "yes" if speedup >= 1.5 and ours["mse"] <= peer["mse"] else "no",
         ])
     table = markdown_table(
         ["network", "params ours / nf", "windows/step", "steps ours / nf", "train windows/s ours", "train windows/s nf",
-         "speedup", "1-window latency ms ours / nf", "all test windows s ours / nf", "test MSE ours / nf",
-         ">= 1.5x at <= MSE"],
+         "speedup", "1-window latency ms ours / nf", "all test windows s ours / nf", "mean test MSE ours / nf",
+         "MSE range ours / nf", ">= 1.5x at <= MSE"],
         rows,
     )
     body = (
         f"{data.name} {args.setting} (L={LOOKBACK}, h={horizon}), size preset `{args.size}`, "
-        f"{'one epoch capped at 15 s (quick)' if args.quick else f'{args.epochs} epochs of ours'}, no validation.\n\n{table}"
+        f"{'one epoch capped at 15 s (quick)' if args.quick else f'{args.epochs} epochs of ours'}, no validation, "
+        f"seeds {', '.join(map(str, args.seeds))} (speeds: median over seeds; MSE: mean and range).\n\n{table}"
     )
     report(f"Training speed against neuralforecast{' (quick smoke run)' if args.quick else ''}", body, append=args.append)
 
