@@ -72,6 +72,7 @@ TRAIN: dict[str, dict[str, Any]] = {
 # ours are trained the same way (channel-independent windows, 7x the windows per step), not mixing channels.
 # Mixing channels, as the Informer paper's M setting does, measured far worse here (M24 informer 1.04, tft 0.85).
 CHANNEL_INDEPENDENT = ("informer", "tft")
+TFT_QUANTILES = (0.1, 0.5, 0.9)  # our TFT's default quantiles; its peer trains with the same quantile loss
 BUDGET_MINUTES = 55.0  # the whole run, evaluation included
 FIT_SHARE = 0.75  # of the time left per fit still to run; the rest covers validation-set and test-set prediction
 MIN_FIT_SECONDS = 5.0
@@ -289,9 +290,12 @@ def nf_model(
     restores the best weights; without, it trains exactly ``steps`` steps (speed runs).
     """
     from neuralforecast import models as nfm
-    from neuralforecast.losses.pytorch import MSE
+    from neuralforecast.losses.pytorch import MSE, MQLoss
 
     hp = default_hparams(name, size)
+    # The loss ours trains and validates with: MSE, or for TFT the quantile loss at our TFT's quantiles (its point
+    # forecast is the median, read back by nf_test_predictions).
+    loss = MQLoss(quantiles=list(TFT_QUANTILES)) if name == "tft" else MSE()
     # Windows per step: ours draws batch_size windows; a univariate neuralforecast model fed all M-mode series
     # sees one series per window, so it gets batch_size windows per series of ours (same target values per step)
     # unless ours is channel-independent too, and so already counts single-series windows.
@@ -299,7 +303,7 @@ def nf_model(
     per_series = mode == "M" and univariate_peer and not channel_independent(name, mode)
     windows = cfg.batch_size * (n_series if per_series else 1)
     common: dict[str, Any] = {
-        "h": horizon, "input_size": LOOKBACK, "loss": MSE(), "valid_loss": MSE(), "learning_rate": cfg.learning_rate,
+        "h": horizon, "input_size": LOOKBACK, "loss": loss, "valid_loss": loss, "learning_rate": cfg.learning_rate,
         "max_steps": steps, "val_check_steps": max(1, steps // cfg.max_epochs) if validate else steps,
         "early_stop_patience_steps": cfg.patience if validate else -1,
         "batch_size": n_series if univariate_peer else 1, "windows_batch_size": windows,
@@ -351,7 +355,8 @@ def nf_test_predictions(nf: Any, data: EttData, mode: str, horizon: int, test_st
         _long_frame(values, slice(t3 - test_size - LOOKBACK, t3)), n_windows=None, test_size=test_size,
         step_size=test_stride, use_fitted=True,
     )
-    col = next(c for c in cv.columns if c not in ("unique_id", "ds", "cutoff", "y"))
+    outputs = [c for c in cv.columns if c not in ("unique_id", "ds", "cutoff", "y")]
+    col = next((c for c in outputs if c.endswith("-median")), outputs[0])  # a quantile model's point forecast
     cv = cv.sort_values(["cutoff", "ds", "unique_id"])
     return cv[col].to_numpy(dtype=np.float64).reshape(n_windows, horizon, values.shape[1])  # [N*H*T] -> [N, H, T]
 
