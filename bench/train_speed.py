@@ -1,6 +1,7 @@
 """Training throughput, inference latency and test MSE: our networks against neuralforecast's same-named models.
 
-Both sides train on the same ETTh1 windows (the protocol of forecast_ett.py: scaler fitted on train, L = 96) with
+Both sides train on the same ETTh1 windows (the protocol of forecast_ett.py: scaler fitted on train, L = 96, and
+by default each window standardised by its own input rows, neuralforecast's ``scaler_type="standard"``) with
 matched sizes, the same optimiser settings (Adam's update, no gradient clipping: neuralforecast's defaults), the
 same windows per optimisation step (neuralforecast's ``windows_batch_size``; its
 ``batch_size`` counts series) and the same number of steps, without validation, so that the time measured is
@@ -47,6 +48,7 @@ from bench.forecast_ett import (
 )
 from ml.networks.registry import build_network, default_hparams
 from ml.trainer import TrainConfig, fit, predict
+from ml.windows import standardize_windows
 
 log = logging.getLogger("bench.train_speed")
 LATENCY_CALLS = 20
@@ -61,8 +63,11 @@ def _median_seconds(fn: Any, calls: int) -> float:
     return statistics.median(times)
 
 
-def run_ours(name: str, size: str, ws: tuple, cfg: TrainConfig) -> dict[str, Any]:
+def run_ours(name: str, size: str, ws: tuple, cfg: TrainConfig, scaler: str) -> dict[str, Any]:
     train, _, test = ws
+    test_scale = None
+    if scaler == "standard":
+        (train, _), (test, test_scale) = standardize_windows(train), standardize_windows(test)
     torch.manual_seed(cfg.seed)
     net = build_network(
         name, input_size=LOOKBACK, horizon=train.horizon, n_features=train.n_features, n_targets=train.n_targets,
@@ -72,10 +77,12 @@ def run_ours(name: str, size: str, ws: tuple, cfg: TrainConfig) -> dict[str, Any
     one = test.subset(slice(0, 1))
     latency = _median_seconds(lambda: predict(net, one), LATENCY_CALLS)
     t0 = time.perf_counter()
-    pred = net.point(predict(net, test)).numpy()
+    pred = net.point(predict(net, test))
+    pred = (pred if test_scale is None else test_scale.invert(pred)).numpy()
+    y = ws[2].y.numpy()
     return {
         "samples_per_s": res.train_samples_per_s, "steps": res.steps,
-        "latency_ms": latency * 1e3, "all_test_s": time.perf_counter() - t0, "mse": mse_mae(pred, test.y.numpy())[0],
+        "latency_ms": latency * 1e3, "all_test_s": time.perf_counter() - t0, "mse": mse_mae(pred, y)[0],
         "params": sum(p.numel() for p in net.parameters()),
     }
 
@@ -90,14 +97,15 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_peer(
-    name: str, size: str, data: Any, mode: str, horizon: int, cfg: TrainConfig, steps: int, test_stride: int
+    name: str, size: str, data: Any, mode: str, horizon: int, cfg: TrainConfig, steps: int, test_stride: int,
+    scaler: str,
 ) -> dict[str, Any]:
     from neuralforecast import NeuralForecast
 
     values = data.scaled[:, -1:] if mode == "S" else data.scaled
     t1, t2, _ = data.borders
     n_series = values.shape[1]
-    nf = NeuralForecast(models=[nf_model(name, size, mode, horizon, n_series, cfg, steps, validate=False)], freq=1)
+    nf = NeuralForecast(models=[nf_model(name, size, mode, horizon, n_series, cfg, steps, validate=False, scaler=scaler)], freq=1)
     nf.fit(_long_frame(values, slice(0, t1)), val_size=0)
     fitted = nf.models[0]  # neuralforecast trains a deep copy of the model it is given
     timer = fitted_callback(nf, "StepTimer")
@@ -124,6 +132,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--networks", default=",".join(NETWORKS), help=f"comma list of {', '.join(NETWORKS)}")
     p.add_argument("--size", default="small", choices=("tiny", "small", "base"))
     p.add_argument("--epochs", type=int, default=2, help="epochs of ours; the peer runs the same number of steps")
+    p.add_argument(
+        "--window-scaler", choices=("standard", "none"), default="standard",
+        help="per-window input standardisation, both sides, as in forecast_ett.py; none: globally scaled values",
+    )
     p.add_argument("--seeds", default="0", help="comma list of seeds; each side trains once per seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads, both sides (1: robust on a busy machine)")
     p.add_argument("--quick", action="store_true", help="smoke run: one epoch capped at 15 s, every 24th test window")
@@ -162,9 +174,11 @@ def main(argv: list[str] | None = None) -> None:
                 device="cpu", seed=seed, grad_clip=0.0, max_train_seconds=15.0 if args.quick else None, **settings
             )
             log.info("%s seed %d: ours", name, seed)
-            ours_runs.append(run_ours(name, args.size, ws, cfg))
+            ours_runs.append(run_ours(name, args.size, ws, cfg, args.window_scaler))
             log.info("%s seed %d: neuralforecast %s, %d steps", name, seed, NF_CLASS[name], ours_runs[-1]["steps"])
-            peer_runs.append(run_peer(name, args.size, data, mode, horizon, cfg, ours_runs[-1]["steps"], test_stride))
+            peer_runs.append(run_peer(
+                name, args.size, data, mode, horizon, cfg, ours_runs[-1]["steps"], test_stride, args.window_scaler
+            ))
         ours, peer = summarise(ours_runs), summarise(peer_runs)
         speedup = ours["samples_per_s"] / peer["samples_per_s"] if peer["samples_per_s"] else float("nan")
         rows.append([
@@ -183,7 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     body = (
         f"{data.name} {args.setting} (L={LOOKBACK}, h={horizon}), size preset `{args.size}`, "
         f"{'one epoch capped at 15 s (quick)' if args.quick else f'{args.epochs} epochs of ours'}, no validation, "
-        f"seeds {', '.join(map(str, args.seeds))} (speeds: median over seeds; MSE: mean and range).\n\n{table}"
+        f"window scaler `{args.window_scaler}`, seeds {', '.join(map(str, args.seeds))} (speeds: median over seeds; "
+        f"MSE: mean and range, on the protocol's scale).\n\n{table}"
     )
     report(f"Training speed against neuralforecast{' (quick smoke run)' if args.quick else ''}", body, append=args.append)
 
