@@ -37,6 +37,7 @@ from bench.forecast_ett import (
     NF_CLASS,
     SETTINGS,
     TRAIN,
+    WINDOW_SCALERS,
     _long_frame,
     fitted_callback,
     load_ett,
@@ -133,7 +134,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", default="small", choices=("tiny", "small", "base"))
     p.add_argument("--epochs", type=int, default=2, help="epochs of ours; the peer runs the same number of steps")
     p.add_argument(
-        "--window-scaler", choices=("standard", "none"), default="standard",
+        "--window-scaler", choices=WINDOW_SCALERS, default=WINDOW_SCALERS[0],
         help="per-window input standardisation, both sides, as in forecast_ett.py; none: globally scaled values",
     )
     p.add_argument("--seeds", default="0", help="comma list of seeds; each side trains once per seed")
