@@ -299,6 +299,13 @@ def _build(spec: dict[str, Any], state: dict[str, torch.Tensor], build: Builder,
     if "class" not in spec or not isinstance(spec.get("hparams"), dict):
         raise IntegrityError("meta.json lacks the network's 'class' and 'hparams'", where=where)
     net = build(spec["class"], **spec["hparams"])
+    stored = spec.get("revision", 1)  # versions written before revisions were recorded are revision 1
+    if stored != net.REVISION:
+        raise IntegrityError(
+            f"stored by revision {stored} of {spec['class']}, but this code builds revision {net.REVISION}, which "
+            "computes differently from the same weights: retrain (bt-train) to store a current version",
+            where=where,
+        )
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -306,9 +313,14 @@ def _build(spec: dict[str, Any], state: dict[str, torch.Tensor], build: Builder,
     return net.eval()
 
 
+def _spec(net: ForecastNetwork) -> dict[str, Any]:
+    """What rebuilds ``net``: its registry name, hyperparameters and revision."""
+    return {"class": net.name, "hparams": net.hparams, "revision": net.REVISION}
+
+
 def save_network(store: ModelStore, kind: str, name: str, net: ForecastNetwork, meta: dict[str, Any]) -> ModelVersion:
-    """Save one network; ``meta`` gets its registry name (``class``) and ``hparams`` so it can be rebuilt."""
-    return store.save(kind, name, _state_of(net), {**meta, "class": net.name, "hparams": net.hparams})
+    """Save one network; ``meta`` gets its registry name (``class``), ``hparams`` and ``revision`` to rebuild it."""
+    return store.save(kind, name, _state_of(net), {**meta, **_spec(net)})
 
 
 def load_network(
@@ -328,7 +340,7 @@ def save_networks(
     for key, net in nets.items():
         _check_name(key, "member name")
         tensors.update({f"{MEMBER_PREFIX}{key}.{k}": v for k, v in _state_of(net).items()})
-        members[key] = {"class": net.name, "hparams": net.hparams}
+        members[key] = _spec(net)
     return store.save(kind, name, tensors, {**meta, "members": members})
 
 

@@ -34,6 +34,9 @@ class ForecastNetwork(nn.Module):
     FUTURE_EXOG: ClassVar[bool] = False  # consumes x_future
     QUANTILES: ClassVar[bool] = False  # outputs several quantiles and trains with the quantile loss
     STATIC_EXOG: ClassVar[bool] = False  # accepts x_static when built with n_static > 0
+    # Raised when the same hyperparameters and weights would compute something else: the model store records it
+    # and refuses a version stored by another revision rather than silently changing its forecasts.
+    REVISION: ClassVar[int] = 1
     # Named architecture presets ("tiny" for tests, "small" for 2-core CPU runs, "base" ~ the paper's sizes):
     # the hyperparameters that are not data dimensions. Read through ``ml.networks.registry.default_hparams``.
     SIZES: ClassVar[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})

@@ -239,13 +239,19 @@ class ProbAttention(nn.Module):
 
 
 class AttentionLayer(nn.Module):
-    """Multi-head wrapper: project to ``n_heads`` heads, run the attention kernel, merge and project back."""
+    """Multi-head wrapper: project to ``n_heads`` heads, run the attention kernel, merge and project back.
 
-    def __init__(self, kernel: nn.Module, d_model: int, n_heads: int) -> None:
+    ``mix``: merge the heads the way the Informer authors' code does for its decoder self-attention (``mix=True``
+    there): the head-major output ``[B, N, L, E]`` is read as ``[B, L, N * E]`` without moving the head axis back
+    behind the position axis, so output row ``l`` holds the contexts of ``N`` consecutive positions of one head
+    (head ``l N // L``, positions ``l N mod L`` onward). Every row still depends only on the layer's own inputs.
+    """
+
+    def __init__(self, kernel: nn.Module, d_model: int, n_heads: int, mix: bool = False) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
-        self.kernel, self.n_heads = kernel, n_heads
+        self.kernel, self.n_heads, self.mix = kernel, n_heads, mix
         self.q_proj = nn.Linear(d_model, d_model)
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
@@ -271,9 +277,14 @@ class AttentionLayer(nn.Module):
         """``q`` ``[B, L_Q, D]``, ``k``/``v`` ``[B, L_K, D]`` -> ``[B, L_Q, D]``."""
         b, l_q, d = q.shape
         qp, kp, vp = self._project(q, k, v)
-        out = self.kernel(self._heads(qp), self._heads(kp), self._heads(vp), causal)
+        out = self.kernel(self._heads(qp), self._heads(kp), self._heads(vp), causal)  # [B, N, L_Q, E]
+        if self.mix:
+            return self.out_proj(out.reshape(b, l_q, d))  # [B, N, L_Q, E] read as [B, L_Q, N * E]
         out = out.transpose(1, 2).reshape(b, l_q, d)  # [B, N, L_Q, E] -> [B, L_Q, N, E] -> [B, L_Q, D]
         return self.out_proj(out)
+
+    def extra_repr(self) -> str:
+        return f"n_heads={self.n_heads}, mix={self.mix}"
 
 
 class VarLinear(nn.Module):

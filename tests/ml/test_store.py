@@ -168,3 +168,25 @@ def test_registry_network_round_trip(tmp_path: Path) -> None:
     back = load_network(store, "GM", "nb", v.version)  # rebuilt through the registry, no builder given
     x = torch.randn(5, 12, 2)
     assert type(back) is type(net) and torch.equal(back(x), net(x))
+
+
+def test_a_version_stored_by_another_revision_of_the_network_is_refused(tmp_path: Path) -> None:
+    """A network whose computation changed under the same hyperparameters bumps ``REVISION``; old versions then
+    fail with a clear error instead of loading into the new computation."""
+    store = ModelStore(tmp_path)
+    net = TinyNet(input_size=6, horizon=2, n_features=3)
+    v = save_network(store, "GM", "tiny", net, {})
+    assert json.loads((v.path / "meta.json").read_text())["revision"] == TinyNet.REVISION == 1
+    old = {"class": "tiny", "hparams": net.hparams}  # written before revisions were recorded: revision 1
+    store.save("GM", "old", net.state_dict(), old)
+    assert torch.equal(load_network(store, "GM", "old", build=_build).body[0].bias, net.body[0].bias)
+
+    class TinyNetV2(TinyNet):
+        REVISION = 2
+
+    with pytest.raises(IntegrityError, match="revision 1 of tiny.*revision 2.*retrain") as err:
+        load_network(store, "GM", "old", build=lambda name, **hp: TinyNetV2(**hp))
+    assert "GM/old/" in str(err.value)
+    save_networks(store, "GM", "ens", {"tiny": net}, {})
+    with pytest.raises(IntegrityError, match="revision 1 of tiny"):
+        load_networks(store, "GM", "ens", build=lambda name, **hp: TinyNetV2(**hp))

@@ -101,8 +101,14 @@ def test_decoder_input_is_start_token_then_zero_placeholders() -> None:
 
 
 def test_one_pass_decoder_is_causal_in_the_horizon() -> None:
-    """A known-future input at the last step cannot change the forecast of earlier steps (masked self-attention)."""
-    net = Informer(input_size=12, horizon=4, n_features=2, n_future=2, d_model=8, n_heads=2, attention="full").eval()
+    """A known-future input at the last step cannot change the forecast of earlier steps (masked self-attention).
+
+    Shown with the plain head merge: the authors' mixed merge (the default) lets a decoder row read contexts of
+    later decoder positions, all of them inputs known when the forecast is made, so nothing unknown leaks in.
+    """
+    net = Informer(
+        input_size=12, horizon=4, n_features=2, n_future=2, d_model=8, n_heads=2, attention="full", mix=False
+    ).eval()
     x_past, x_future = torch.randn(2, 12, 2), torch.randn(2, 4, 2)
     changed = x_future.clone()
     changed[:, -1] += 5.0

@@ -101,6 +101,33 @@ def test_fused_projections_equal_separate_ones() -> None:
     torch.testing.assert_close(layer(x, memory, other), separate(x, memory, other))
 
 
+def test_mixed_heads_read_the_head_major_output_row_by_row() -> None:
+    """``mix``: row l of the merged output is the head-major ``[N, L, E]`` context flattened and cut into L rows."""
+    torch.manual_seed(0)
+    plain = AttentionLayer(FullAttention(), d_model=16, n_heads=4).eval()
+    mixed = AttentionLayer(FullAttention(), d_model=16, n_heads=4, mix=True).eval()
+    mixed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 10, 16)
+    q, k, v = (plain._heads(p(x)) for p in (plain.q_proj, plain.k_proj, plain.v_proj))  # [B, N, L, E]
+    context = F.scaled_dot_product_attention(q, k, v)  # [B, N, L, E]
+    flat = context.reshape(2, -1)  # [B, N * L * E], head-major
+    rows = torch.stack([flat[:, l * 16 : (l + 1) * 16] for l in range(10)], dim=1)  # [B, L, D]
+    torch.testing.assert_close(mixed(x, x, x), mixed.out_proj(rows))
+    torch.testing.assert_close(plain(x, x, x), plain.out_proj(context.transpose(1, 2).reshape(2, 10, 16)))
+    assert not torch.allclose(mixed(x, x, x), plain(x, x, x))
+
+
+def test_mixed_heads_under_a_causal_mask_never_read_later_inputs_of_the_first_row() -> None:
+    """Causal self-attention with ``mix``: the first row holds head 0's contexts of positions 0..N-1, so it depends
+    on those inputs alone."""
+    torch.manual_seed(0)
+    layer = AttentionLayer(FullAttention(), d_model=8, n_heads=2, mix=True).eval()
+    x = torch.randn(1, 12, 8)
+    later = x.clone()
+    later[:, 2:] = torch.randn(1, 10, 8)
+    torch.testing.assert_close(layer(later, later, later, causal=True)[:, 0], layer(x, x, x, causal=True)[:, 0])
+
+
 def test_distilling_pools_the_same_values_in_either_layout() -> None:
     torch.manual_seed(0)
     distil = DistilLayer(8).eval()
