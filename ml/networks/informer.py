@@ -18,13 +18,13 @@ none; calendar columns placed in ``x_past`` are embedded as values.)
 
 Departures from the authors' code, each deliberate: ProbSparse follows the paper's Algorithm 1 (one random key
 sample shared by all queries, ``S = Q K_s^T``; the code draws a sample per query, see ``ProbAttention``) and
-averages the sampled scores for the max-mean measurement (the code divides their sum by L_K); eval-mode key sampling
-is seeded so inference is deterministic; the output head is applied to the horizon positions only (it is
-position-wise, so nothing changes).
+averages the sampled scores for the max-mean measurement (the code divides their sum by L_K); in eval mode the
+sample is the evenly spaced keys, so inference is deterministic; the output head is applied to the horizon
+positions only (it is position-wise, so nothing changes).
 
 Kept from the authors' code although the paper does not describe it: the decoder's self-attention merges its heads
-in their "mix" layout (``mix=True``, their default; see ``AttentionLayer``). On ETTh1 it lowered test MSE in every
-setting we ran, most in the multivariate ones (docs/benchmarks.md); ``mix=False`` gives the usual merge.
+in their "mix" layout (``mix=True``, their default; see ``AttentionLayer``). On ETTh1 it lowered our test MSE
+most at M24 (docs/benchmarks.md); ``mix=False`` gives the usual merge.
 Revision 2 of this network (``REVISION``): versions stored by revision 1, which had no mix, refuse to load.
 
 Shapes: ``x_past`` ``[B, L, F]`` -> ``[B, H, T, 1]`` (B batch, L input_size, F n_features, H horizon, T n_targets,

@@ -244,7 +244,8 @@ class AttentionLayer(nn.Module):
     ``mix``: merge the heads the way the Informer authors' code does for its decoder self-attention (``mix=True``
     there): the head-major output ``[B, N, L, E]`` is read as ``[B, L, N * E]`` without moving the head axis back
     behind the position axis, so output row ``l`` holds the contexts of ``N`` consecutive positions of one head
-    (head ``l N // L``, positions ``l N mod L`` onward). Every row still depends only on the layer's own inputs.
+    (head ``l N // L``, positions ``l N mod L`` onward). Under a causal mask a row may therefore hold contexts of
+    later positions.
     """
 
     def __init__(self, kernel: nn.Module, d_model: int, n_heads: int, mix: bool = False) -> None:
