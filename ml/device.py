@@ -1,9 +1,12 @@
-"""Device selection and mixed precision, decided in one place so every trainer and predictor agrees."""
+"""Device selection, mixed precision and CPU thread counts, decided in one place so every trainer and predictor
+agrees."""
 from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
+from collections.abc import Iterator
 
 import torch
 
@@ -59,3 +62,20 @@ def autocast_context(device: torch.device) -> contextlib.AbstractContextManager[
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def available_threads() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads, restoring the previous count afterwards (``None``: unchanged)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -19,11 +19,10 @@ JSON) and rebuilt by the registry.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from types import MappingProxyType
@@ -34,6 +33,7 @@ import torch
 
 from ml.calibration import METHODS as CALIBRATION_METHODS
 from ml.calibration import DirectionCalibrator
+from ml.device import torch_threads
 from ml.errors import IntegrityError, ModelError
 from ml.features import FUTURE_FEATURES, PAST_FEATURES
 from ml.networks.base import ForecastNetwork
@@ -268,18 +268,6 @@ class GMEnsemble:
         mu, unc = _combine(member_mu, sigma, self.weights, self.noise)
         prob = self.calibrator.predict(_score(mu, unc))
         return EnsembleForecast(mu=mu, unc=unc, prob=prob, member_mu=MappingProxyType(member_mu))
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch CPU threads, restoring the previous count afterwards (``None``: unchanged)."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _seeded_build(name: str, hparams: dict[str, Any], seed: int) -> ForecastNetwork:

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from feeds.fingerprint import fingerprint_frame
 from ml.calibration import calibration_summary, hit_rate_by_confidence, reliability_table
-from ml.ensemble import GMEnsemble, GMEnsembleConfig, MemberReport, save_ensemble, torch_threads, train_ensemble
+from ml.device import torch_threads
+from ml.ensemble import GMEnsemble, GMEnsembleConfig, MemberReport, save_ensemble, train_ensemble
 from ml.features import PAST_FEATURES, WARMUP_BARS, FeatureSet, build_features
 from ml.predictor import GMPredictor
 from ml.scaling import StandardScaler
-from feeds.fingerprint import fingerprint_frame
 from ml.store import ModelStore
 from ml.walkforward import Fold, WalkForwardConfig, format_folds, make_folds
 from ml.windows import WindowSet, make_windows

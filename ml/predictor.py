@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ml.ensemble import GMEnsemble, torch_threads
+from ml.device import torch_threads
+from ml.ensemble import GMEnsemble
 from ml.errors import ModelError
 from ml.features import FeatureSet, build_features
 

@@ -15,11 +15,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -29,10 +27,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ml.device import available_threads, torch_threads
 from ml.errors import ModelError
 from ml.sentiment.encoders import HFEncoder, TextEncoder, build_encoder
 from ml.sentiment.head import MLPHead
-from ml.sentiment.labels import LABELS
+from ml.sentiment.labels import LABELS, balanced_class_weights
 from ml.sentiment.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -49,22 +48,6 @@ def is_finetuned_spec(spec: str) -> bool:
 def base_spec(spec: str) -> str:
     """The frozen encoder a fine-tuned spec starts from."""
     return FINETUNABLE.get(spec) or spec[len(FT_PREFIX):]
-
-
-def available_threads() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run torch on ``n`` threads and restore the previous count afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -321,8 +304,7 @@ def finetune(route: FineTunedHead, texts: Sequence[str], y: torch.Tensor, train:
     module = route.module
     module.transformer.get_input_embeddings().weight.requires_grad_(not cfg.freeze_embeddings)
     route.prepare(None, train)
-    counts = torch.bincount(y[torch.from_numpy(train)], minlength=len(LABELS)).double()
-    weights = torch.where(counts > 0, counts.sum() / (len(LABELS) * counts.clamp(min=1)), 0.0).float()
+    weights = torch.from_numpy(balanced_class_weights(y[torch.from_numpy(train)].numpy())).float()
     steps_per_epoch = -(-len(train) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warm = max(1, round(cfg.warmup * total))

@@ -34,6 +34,13 @@ def label_indices(labels: Iterable[str], where: str = "") -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
+def balanced_class_weights(labels: np.ndarray) -> np.ndarray:
+    """Cross-entropy weight per class, ``n / (K * count)`` (0 for a class absent from ``labels``), so every class
+    present weighs as much in the loss as it would in a balanced set."""
+    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
+    return np.where(counts > 0, counts.sum() / (len(LABELS) * np.maximum(counts, 1.0)), 0.0)
+
+
 def score_from_probs(probs: np.ndarray) -> np.ndarray:
     """Score in [-1, 1]: P(positive) - P(negative). ``probs`` is ``[N, 3]`` in ``LABELS`` order."""
     p = np.asarray(probs, dtype=np.float64)

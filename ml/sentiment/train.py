@@ -13,8 +13,6 @@ import copy
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,10 +25,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from feeds.errors import DataError
+from ml.device import torch_threads
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache
 from ml.sentiment.fallback import HasherConfig
 from ml.sentiment.finetune import FineTuneConfig, FineTunedHead, finetune
-from ml.sentiment.labels import LABELS, label_index
+from ml.sentiment.labels import LABELS, balanced_class_weights, label_index
 from ml.sentiment.metrics import Metrics, format_confusion, format_table, metrics_by_language
 from ml.sentiment.model import (
     DEFAULT_MODEL_NAME, DEFAULT_ROUTE, DEFAULT_ROUTING, FALLBACK_MODEL_NAME, Route, SentimentModel, normalise_lang,
@@ -217,30 +216,19 @@ def _optimizers(module: torch.nn.Module, cfg: TrainConfig) -> list[torch.optim.O
     return opts
 
 
-@contextmanager
-def _single_thread() -> Iterator[None]:
-    """Run torch on one thread: the heads are so small that thread hand-offs cost more than the arithmetic
-    (a training step measured 10x faster on this 2-core machine), and the other core stays free."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _fit_path(path: Route, features: Any, y: torch.Tensor, train: np.ndarray, val: np.ndarray,
               cfg: TrainConfig, name: str) -> PathFit:
     """Mini-batch AdamW on class-weighted cross-entropy, early stopping on validation loss, best weights kept."""
-    with _single_thread():
+    # one thread: the heads are so small that thread hand-offs cost more than the arithmetic (a training step
+    # measured 10x faster on this 2-core machine), and the other core stays free
+    with torch_threads(1):
         return _fit_loop(path, features, y, train, val, cfg, name)
 
 
 def _fit_loop(path: Route, features: Any, y: torch.Tensor, train: np.ndarray, val: np.ndarray,
               cfg: TrainConfig, name: str) -> PathFit:
     path.prepare(features, train)
-    counts = torch.bincount(y[torch.from_numpy(train)], minlength=len(LABELS)).double()
-    weights = torch.where(counts > 0, counts.sum() / (len(LABELS) * counts.clamp(min=1)), 0.0).float()
+    weights = torch.from_numpy(balanced_class_weights(y[torch.from_numpy(train)].numpy())).float()
     opts = _optimizers(path.module, cfg)
     best_loss, best_epoch, best_state, stale, epoch = float("inf"), 0, None, 0, 0
     for epoch in range(1, cfg.max_epochs + 1):

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from ml.calibration import DirectionCalibrator
+from ml.device import torch_threads
 from ml.ensemble import (
     GMEnsemble,
     GMEnsembleConfig,
     load_ensemble,
     save_ensemble,
-    torch_threads,
 )
 from ml.errors import IntegrityError, ModelError
 from ml.features import FUTURE_FEATURES, PAST_FEATURES, build_features
