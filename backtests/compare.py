@@ -12,7 +12,7 @@ import pandas as pd
 from backtests import charts
 from backtests.report import ReportPart, frame_table, metrics_table, render_page
 from backtests.runfolder import load_json
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 
 @dataclass(frozen=True)

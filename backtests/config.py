@@ -7,7 +7,9 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from backtests.configio import ConfigError, from_mapping, set_dotted, suggest
+from ground.choices import suggest
+from ground.config import from_mapping, set_dotted
+from ground.errors import ConfigError
 from ml.ensemble import GMEnsembleConfig
 from ml.fusion import FusionConfig
 from ml.walkforward import WalkForwardConfig

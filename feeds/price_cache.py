@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from feeds.validate import validate_prices
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from feeds.bundled import find_bundled, load_bundled
 from feeds.csv_source import read_price_csv
-from feeds.errors import DataError, SourceUnavailableError, UserInputError
+from ground.errors import DataError, SourceUnavailableError, UserInputError
 from feeds.price_cache import PriceCache
 from feeds.yahoo import fetch_yahoo
 

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from feeds.errors import DataError
+from ground.errors import DataError
 
 logger = logging.getLogger(__name__)
 

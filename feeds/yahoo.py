@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import yfinance as yf
 
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 from feeds.validate import validate_prices
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Model-side user errors (bad hyperparameters, tampered model files, too little history)."""
 from __future__ import annotations
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 
 class ModelError(UserInputError):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from feeds.fingerprint import fingerprint_frame
+from ground.provenance import fingerprint_frame
 from ml.calibration import calibration_summary, hit_rate_by_confidence, reliability_table
 from ml.device import torch_threads
 from ml.ensemble import GMEnsemble, GMEnsembleConfig, MemberReport, save_ensemble, train_ensemble

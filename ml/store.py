@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from feeds.fingerprint import library_versions
+from ground.provenance import library_versions
 from ml.errors import IntegrityError, ModelError
 from ml.networks.base import ForecastNetwork
 

@@ -12,7 +12,7 @@ import math
 
 import backtrader as bt
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from strategies.sizer import ConfidenceSizer
 
 _DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)

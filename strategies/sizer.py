@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import backtrader as bt
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 MAPPINGS = ("linear", "kelly")
 TRADING_DAYS = 252  # annualises the daily ``volatility`` line for volatility targeting

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from backtests.cli.common import setup_logging, user_errors
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from feeds.news.archive import ARCHIVE_ENV, NewsArchive, default_archive_path
 from feeds.news.collect import CollectReport, collect_every, collect_once
 from feeds.news.config import NewsConfig, load_config

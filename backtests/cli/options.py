@@ -7,7 +7,7 @@ import tomllib
 from datetime import date
 from typing import Any
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 
 def parse_date(text: str, option: str, *, end: bool = False) -> date:

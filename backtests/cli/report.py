@@ -10,7 +10,7 @@ from backtests.cli.common import setup_logging, user_errors
 from backtests.compare import compare_html, config_differences, load_run
 from backtests.reporting import metrics_text
 from backtests.runfolder import atomic_write, load_json, resolve_run
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

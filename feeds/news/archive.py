@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from feeds.news.items import NewsItem
 
 logger = logging.getLogger(__name__)

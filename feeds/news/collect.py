@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 from feeds.news.archive import FeedState, NewsArchive
 from feeds.news.config import FeedConfig, NewsConfig
 from feeds.news.fetch import Fetcher

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from feeds.news.dates import CHINA_TZ
 from feeds.news.symbols import SymbolMatcher
 

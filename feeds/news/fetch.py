@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import requests
 
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 

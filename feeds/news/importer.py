@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from feeds.news.archive import AddResult, NewsArchive
 from feeds.news.dates import UnreliableDateError, parse_date
 from feeds.news.items import NewsItem, make_item_id

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 import pandas as pd
 
-from feeds.errors import DataError, UserInputError
+from ground.errors import DataError, UserInputError
 
 UNITS = ("hours", "bars")
 _NS_PER_HOUR = 3_600_000_000_000

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from feeds.errors import DataError
+from ground.errors import DataError
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 NEGATIVE, NEUTRAL, POSITIVE = range(3)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from ml.device import torch_threads
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache
 from ml.sentiment.fallback import HasherConfig

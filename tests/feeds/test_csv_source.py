@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from feeds.csv_source import frame_from_table, read_price_csv
-from feeds.errors import DataError
+from ground.errors import DataError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "prices"
 SHARED_PRICES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "prices"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from feeds.fingerprint import fingerprint_frame, library_versions
+from ground.provenance import fingerprint_frame, library_versions
 
 
 def test_fingerprint_frame() -> None:

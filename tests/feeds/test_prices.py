@@ -11,7 +11,7 @@ import pytest
 
 from feeds import prices
 from feeds.bundled import load_bundled
-from feeds.errors import DataError, SourceUnavailableError, UserInputError
+from ground.errors import DataError, SourceUnavailableError, UserInputError
 from feeds.price_cache import PriceCache
 from feeds.prices import default_cache_dir, load_prices
 from tests.feeds.test_yahoo import LocalSession, YahooServer, chart_for, server, session  # noqa: F401 (fixtures)

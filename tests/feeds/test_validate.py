@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from feeds.validate import PriceJumpWarning, validate_prices
 
 ORIGIN = "prices/test.csv"

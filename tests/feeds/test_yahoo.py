@@ -19,7 +19,7 @@ import requests
 import yfinance as yf
 
 from feeds import yahoo
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 from feeds.yahoo import fetch_yahoo, probe_yahoo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "prices"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from strategies.signal_data import SIGNAL_LINES, SignalData
 from strategies.signal_strategy import SignalStrategy
 from strategies.sizer import ConfidenceSizer

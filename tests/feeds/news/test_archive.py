@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from feeds.news.archive import AddResult, CachedScore, FeedState, NewsArchive
 from feeds.news.items import NewsItem
 

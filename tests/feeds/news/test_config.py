@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.errors import UserInputError
+from ground.errors import UserInputError
 from feeds.news.config import CHINA_TZ, FeedConfig, load_config, parse_config
 
 REPO_CONFIG = Path(__file__).resolve().parents[3] / "backtests" / "feeds.toml"

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from feeds.errors import SourceUnavailableError
+from ground.errors import SourceUnavailableError
 from feeds.news.fetch import Fetcher
 from tests.feeds.news.loopback import FeedServer, Route, SilentServer
 

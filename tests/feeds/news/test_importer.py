@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from feeds.news.archive import AddResult, NewsArchive
 from feeds.news.importer import ImportValidationError, import_file
 from feeds.news.symbols import SymbolMatcher

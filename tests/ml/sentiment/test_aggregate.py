@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feeds.errors import DataError, UserInputError
+from ground.errors import DataError, UserInputError
 from ml.sentiment.aggregate import AggregationConfig, aggregate_sentiment, bar_cutoffs
 
 BARS = pd.DatetimeIndex(["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"], name="date")

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from ml.sentiment.labels import LABELS, confidence_from_probs, label_index, label_indices, score_from_probs
 
 

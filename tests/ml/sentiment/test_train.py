@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from feeds.errors import DataError
+from ground.errors import DataError
 from ml.errors import IntegrityError, ModelError
 from ml.sentiment.encoders import EmbeddingCache
 from ml.sentiment.head import EncoderHead, MLPHead

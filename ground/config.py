@@ -7,25 +7,15 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
-import difflib
 import types
 import typing
 from datetime import date
 from typing import Any, TypeVar
 
-from feeds.errors import UserInputError
+from ground.choices import suggest
+from ground.errors import ConfigError
 
 T = TypeVar("T")
-
-
-class ConfigError(UserInputError):
-    """A configuration key or value is wrong."""
-
-
-def suggest(name: str, choices: typing.Iterable[str]) -> str:
-    """'did you mean ...' text for an unknown name (empty when nothing is close)."""
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    return f"did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:

@@ -25,3 +25,7 @@ class DataError(UserInputError):
 
 class SourceUnavailableError(UserInputError):
     """A data source could not serve the request (offline, empty answer, no such symbol)."""
+
+
+class ConfigError(UserInputError):
+    """A configuration key or value is wrong: ``where`` names the file or the flag it came from."""
