@@ -18,9 +18,9 @@ import feedparser
 from feeds.news.config import FeedConfig
 from feeds.news.dates import UnreliableDateError, parse_date
 from feeds.news.items import NewsItem, make_item_id
-from ground.lang import detect_language
 from feeds.news.sanitize import to_plain_text, truncate
 from feeds.news.symbols import SymbolMatcher
+from ground.lang import detect_language
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from ground.lang import HAN
-
 from ml.sentiment.head import MLPHead
 from ml.sentiment.labels import LABELS
 
