@@ -23,8 +23,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backtests.config import load_config  # noqa: E402
-from backtests.runner import execute  # noqa: E402
+from backtests.presets.config import load_config  # noqa: E402
+from backtests.run.runner import execute  # noqa: E402
 from bench.common import markdown_table, report  # noqa: E402
 from strategies.baselines import BuyHold, SmaCross  # noqa: E402
 

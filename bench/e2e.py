@@ -25,12 +25,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backtests.config import load_config  # noqa: E402
-from backtests.runner import run_strategy, strategy_spec  # noqa: E402
+from backtests.presets.config import load_config  # noqa: E402
+from backtests.run.runner import run_strategy  # noqa: E402
 from bench.common import markdown_table, report  # noqa: E402
 from feeds.bundled import load_bundled  # noqa: E402
-from strategies.signal_data import SIGNAL_LINES  # noqa: E402
-from strategies.sizer import ConfidenceSizer, SizerConfig  # noqa: E402
+from ground.signals import SIGNAL_LINES  # noqa: E402
+from strategies.registry import strategy_spec  # noqa: E402
 
 MAIN_COMMAND = ["bt-run", "--strategy", "hybrid", "--from", "2020"]
 
@@ -57,16 +57,13 @@ def per_bar_cost(run_dir: Path, repeats: int) -> list[list[object]]:
     cfg = load_config("default")
     lines = {"NVDA": signals[list(SIGNAL_LINES)]}
     holds = {"NVDA": lines["NVDA"].assign(action=0.0)}  # same lines and logic, no orders: the per-bar overhead
-    sizer = (ConfidenceSizer, {f: getattr(cfg.sizer, f) for f in SizerConfig.__dataclass_fields__})
     timings: dict[str, list[float]] = {"sma": [], "hybrid": [], "hold": []}
     fills = {}
     for _ in range(repeats):
         for name, kwargs in (("sma", {}), ("hybrid", {"signals": lines}), ("hold", {"signals": holds})):
             spec = strategy_spec("sma" if name == "sma" else "hybrid")
-            if name != "sma":
-                kwargs.update(sizer=sizer, params={"rebalance_band": cfg.signals.rebalance_band})
             t0 = time.perf_counter()
-            outcome = run_strategy(name, spec, {"NVDA": frame}, cfg, **kwargs)
+            outcome = run_strategy(spec, {"NVDA": frame}, cfg, **kwargs)
             timings[name].append(time.perf_counter() - t0)
             fills[name] = len(outcome.fills)
     sma = statistics.median(timings["sma"])

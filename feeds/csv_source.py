@@ -8,7 +8,6 @@ split-adjusted and dividends do not change it. Everything else about the bars is
 """
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from feeds.validate import to_float, validate_prices
+from ground.choices import close_matches
 from ground.errors import DataError
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
@@ -132,7 +132,7 @@ def _column_map(raw: pd.DataFrame, symbol: str, origin: str) -> dict[str, str]:
         hints = []
         by_lower = {str(c).strip().lower(): str(c) for c in raw.columns}
         for name in missing:
-            close = difflib.get_close_matches(name, list(by_lower), n=1, cutoff=0.6)
+            close = close_matches(name, by_lower)
             hints.append(f"{name} (did you mean {by_lower[close[0]]!r}?)" if close else name)
         raise DataError(
             f"{symbol}: missing column(s) {', '.join(hints)}; found {', '.join(map(str, raw.columns))}",

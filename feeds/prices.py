@@ -13,7 +13,6 @@ the project's cache root (prices then go to ``$BT_HYBRID_CACHE/prices``).
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ from feeds.bundled import find_bundled, load_bundled
 from feeds.csv_source import read_price_csv
 from feeds.price_cache import PriceCache
 from feeds.yahoo import fetch_yahoo
+from ground.choices import choice_hint
 from ground.errors import DataError, SourceUnavailableError, UserInputError
 
 logger = logging.getLogger(__name__)
@@ -247,9 +247,7 @@ def _check_request(
     symbol: str, start: date | None, end: date | None, source: str, csv_path: Path | None, warmup_bars: int
 ) -> _Request:
     if source not in SOURCES:
-        close = difflib.get_close_matches(source, SOURCES, n=1)
-        raise UserInputError(f"unknown price source {source!r}", where="--data",
-                             fix=(f"did you mean {close[0]!r}? " if close else "") + f"choose one of {', '.join(SOURCES)}")
+        raise UserInputError(f"unknown price source {source!r}", where="--data", fix=choice_hint(source, SOURCES))
     if not symbol or not symbol.strip():
         raise UserInputError("empty symbol", where="--symbol", fix="give a ticker such as NVDA")
     if start is not None and end is not None and start > end:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 # GM forecast for a bar: predicted H-bar log return, P(return > 0), its uncertainty, trailing daily volatility.
 GM_MU, GM_PROB, GM_UNC, VOLATILITY = "gm_mu", "gm_prob", "gm_unc", "volatility"
-GM_COLUMNS: tuple[str, ...] = (GM_MU, GM_PROB, GM_UNC, VOLATILITY)
+GM_FORECAST: tuple[str, ...] = (GM_MU, GM_PROB, GM_UNC)  # what the predictor forecasts
+GM_COLUMNS: tuple[str, ...] = (*GM_FORECAST, VOLATILITY)
 
 # Sentiment for a bar: time-decayed score in [-1, 1], its confidence, and how many items stand behind it.
 SENT_SCORE, SENT_CONF, SENT_COUNT = "sent_score", "sent_conf", "sent_count"

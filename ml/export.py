@@ -69,7 +69,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def _reason(exc: BaseException) -> str:
     """First line of the exception and of its root cause (exporters wrap the informative error)."""
-    parts = []
+    parts: list[str] = []
     seen: BaseException | None = exc
     while seen is not None and len(parts) < 3:
         lines = [ln.strip() for ln in _ANSI.sub("", str(seen)).splitlines() if ln.strip()]

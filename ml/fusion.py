@@ -8,19 +8,20 @@ opinion is not a neutral opinion), so the GM decides alone with its weight renor
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ground.choices import choice_hint
+from ground.errors import InvalidValue
+from ground.signals import FUSED_COLUMNS, GM_PROB, SENTIMENT_COLUMNS
 from ml.errors import ModelError
 
 MODES = ("hybrid", "gm", "sentiment")
 BUY, HOLD, SELL = 1.0, 0.0, -1.0  # numeric actions, as the ``action`` signal line carries them
 ACTION_NAMES = {BUY: "buy", HOLD: "hold", SELL: "sell"}
-FUSED_COLUMNS = ("action", "confidence", "score", "gm_vote", "sent_vote", "gm_only")
 
 
 @dataclass(frozen=True)
@@ -37,24 +38,18 @@ class FusionConfig:
     min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
-        where = "fusion config"
         for name in ("w_gm", "w_sentiment", "buy_threshold", "sell_threshold", "min_confidence"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ModelError(f"{name} must be a finite number, got {value!r}", where=where)
+                raise InvalidValue(name, f"must be a finite number, got {value!r}")
         if self.w_gm < 0 or self.w_sentiment < 0 or self.w_gm + self.w_sentiment <= 0:
-            raise ModelError(
-                f"weights must be >= 0 with a positive sum (w_gm={self.w_gm}, w_sentiment={self.w_sentiment})",
-                where=where,
-            )
+            raise InvalidValue("w_gm", f"weights must be >= 0 with a positive sum (w_gm={self.w_gm}, "
+                               f"w_sentiment={self.w_sentiment})")
         if not -1.0 <= self.sell_threshold < 0.0 < self.buy_threshold <= 1.0:
-            raise ModelError(
-                f"need -1 <= sell_threshold < 0 < buy_threshold <= 1 "
-                f"(got sell {self.sell_threshold}, buy {self.buy_threshold})",
-                where=where,
-            )
+            raise InvalidValue("buy_threshold", "need -1 <= sell_threshold < 0 < buy_threshold <= 1 "
+                               f"(got sell {self.sell_threshold}, buy {self.buy_threshold})")
         if not 0.0 <= self.min_confidence <= 1.0:
-            raise ModelError(f"min_confidence must be in [0, 1], got {self.min_confidence}", where=where)
+            raise InvalidValue("min_confidence", f"must be in [0, 1], got {self.min_confidence}")
 
 
 def _column(frame: pd.DataFrame | None, name: str, index: pd.Index) -> np.ndarray:
@@ -73,16 +68,14 @@ def fuse(
     with confidence 0.
     """
     if mode not in MODES:
-        close = difflib.get_close_matches(str(mode), MODES, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(MODES)}"
-        raise ModelError(f"unknown fusion mode '{mode}'", fix=hint)
-    if "gm_prob" not in gm.columns:
+        raise ModelError(f"unknown fusion mode '{mode}'", fix=choice_hint(mode, MODES))
+    if GM_PROB not in gm.columns:
         raise ModelError("GM signals lack the 'gm_prob' column", fix="pass the frame produced by the GM predictor")
     if mode == "sentiment" and sentiment is None:
         raise ModelError("fusion mode 'sentiment' needs sentiment signals", fix="provide news or use mode 'gm'")
     index = gm.index
-    gm_vote = 2.0 * gm["gm_prob"].to_numpy(dtype=np.float64) - 1.0
-    score, conf, count = (_column(sentiment, k, index) for k in ("sent_score", "sent_conf", "sent_count"))
+    gm_vote = 2.0 * gm[GM_PROB].to_numpy(dtype=np.float64) - 1.0
+    score, conf, count = (_column(sentiment, k, index) for k in SENTIMENT_COLUMNS)
     has_items = np.isfinite(score) & np.isfinite(conf) & ~(np.isfinite(count) & (count <= 0))
     sent_vote = np.where(has_items, score * conf, np.nan)
 
@@ -101,13 +94,6 @@ def fuse(
     action[(fused <= cfg.sell_threshold) & strong & (total > 0)] = SELL
     gm_only = (w_gm > 0) & (w_s == 0)
     return pd.DataFrame(
-        {
-            "action": action,
-            "confidence": confidence,
-            "score": fused,
-            "gm_vote": gm_vote,
-            "sent_vote": sent_vote,
-            "gm_only": gm_only,
-        },
+        dict(zip(FUSED_COLUMNS, (action, confidence, fused, gm_vote, sent_vote, gm_only), strict=True)),
         index=index,
     )

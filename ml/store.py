@@ -7,7 +7,6 @@ anything is built, and never unpickles.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -28,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from ground.choices import choice_hint, suggest
 from ground.provenance import library_versions
 from ml.errors import IntegrityError, ModelError
 from ml.networks.base import ForecastNetwork
@@ -63,8 +63,7 @@ class ModelVersion:
 
 def _check_kind(kind: str) -> str:
     if kind not in KINDS:
-        close = difflib.get_close_matches(kind.upper(), KINDS, n=1)
-        raise ModelError(f"unknown model kind '{kind}'", fix=f"did you mean {close[0]}?" if close else f"use one of {', '.join(KINDS)}")
+        raise ModelError(f"unknown model kind '{kind}'", fix=choice_hint(kind.upper(), KINDS))
     return kind
 
 
@@ -195,8 +194,7 @@ class ModelStore:
         parent = self.root / kind / name
         if not parent.is_dir():
             names = sorted(p.name for p in (self.root / kind).iterdir()) if (self.root / kind).is_dir() else []
-            close = difflib.get_close_matches(name, names, n=3)
-            fix = f"did you mean {', '.join(close)}?" if close else "run `bt-models list` to see what is stored"
+            fix = suggest(name, names) or "run `bt-models list` to see what is stored"
             raise ModelError(f"no model '{kind}/{name}' in the store", where=str(self.root), fix=fix)
         if version == "latest":
             versions = self._versions_of(kind, name)
@@ -207,11 +205,10 @@ class ModelStore:
         path = parent / version
         if not path.is_dir():
             have = [p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
-            close = difflib.get_close_matches(version, have, n=3)
             raise ModelError(
                 f"no version '{version}' of '{kind}/{name}'",
                 where=str(parent),
-                fix=f"did you mean {', '.join(close)}?" if close else f"stored versions: {', '.join(sorted(have)) or 'none'}",
+                fix=suggest(version, have) or f"stored versions: {', '.join(sorted(have)) or 'none'}",
             )
         return path
 

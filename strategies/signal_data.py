@@ -10,16 +10,7 @@ from __future__ import annotations
 import backtrader as bt
 import pandas as pd
 
-PRICE_LINES: tuple[str, ...] = ("open", "high", "low", "close", "volume")
-
-# The lines strategies and the sizer read, in order. The components behind them (GM forecast, probability and
-# uncertainty, sentiment score, confidence and count) go to the run's signals.csv and report, not into backtrader:
-# every extra line costs time on every bar.
-SIGNAL_LINES: tuple[str, ...] = (
-    "action",  # fused decision: +1 buy, -1 sell, 0 hold
-    "confidence",  # fused confidence in [0, 1]
-    "volatility",  # trailing daily volatility of log returns, for volatility targeting
-)
+from ground.signals import SIGNAL_LINES
 
 
 class FrameFeed(bt.feed.DataBase):

@@ -9,23 +9,36 @@ are computed outside (backtests for history, the predictor for paper trading); n
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import backtrader as bt
 
-from ground.errors import UserInputError
+from ground.errors import InvalidValue, UserInputError
+from ground.signals import ACTION, CONFIDENCE
 from strategies.sizer import ConfidenceSizer
 
 _DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
 
-class SignalStrategy(bt.Strategy):
-    """Rebalances each signal feed to its target exposure.
+@dataclass(frozen=True)
+class SignalParams:
+    """The ``[signals]`` section: how the signal strategies trade their targets.
 
     ``rebalance_band``: a resize of an existing position (same side, not to flat) smaller than this fraction of
     portfolio value is skipped, so small day-to-day changes in confidence do not churn commissions.
     """
 
-    params = (("rebalance_band", 0.05),)
+    rebalance_band: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rebalance_band < 1:
+            raise InvalidValue("rebalance_band", f"must be in [0, 1), got {self.rebalance_band}")
+
+
+class SignalStrategy(bt.Strategy):
+    """Rebalances each signal feed to its target exposure (``config``: a ``SignalParams``)."""
+
+    params = (("config", SignalParams()),)
 
     def __init__(self) -> None:
         # keyed by id(feed): line objects overload ==, so they cannot be dict keys themselves
@@ -40,7 +53,7 @@ class SignalStrategy(bt.Strategy):
                 fix="call cerebro.addsizer(ConfidenceSizer, ...)",
             )
         for data in self.datas:
-            if not hasattr(data.lines, "action") or not hasattr(data.lines, "confidence"):
+            if not hasattr(data.lines, ACTION) or not hasattr(data.lines, CONFIDENCE):
                 raise UserInputError(
                     "SignalStrategy needs feeds with 'action' and 'confidence' lines",
                     where=f"feed {data._name or type(data).__name__}",
@@ -55,6 +68,7 @@ class SignalStrategy(bt.Strategy):
 
     def next(self) -> None:
         sizer: ConfidenceSizer = self.getsizer()
+        band = self.p.config.rebalance_band
         for data in self.datas:
             if id(data) in self._pending:  # one order in flight per feed: decide again once it has filled
                 continue
@@ -67,7 +81,7 @@ class SignalStrategy(bt.Strategy):
             if delta == 0:
                 continue
             same_side_resize = target != 0 and position != 0 and (target > 0) == (position > 0)
-            if same_side_resize and abs(delta) * float(data.close[0]) < self.p.rebalance_band * self.broker.getvalue():
+            if same_side_resize and abs(delta) * float(data.close[0]) < band * self.broker.getvalue():
                 continue
             order = self.buy(data=data, size=delta) if delta > 0 else self.sell(data=data, size=-delta)
             if order is not None:

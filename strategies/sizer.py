@@ -1,26 +1,21 @@
 """Confidence sizing: how much of the portfolio a signal deserves.
 
 The rule is a pure function of the signal (``target_exposure``) so it can be tested on a table and reused outside
-backtrader; ``ConfidenceSizer`` wraps it as a backtrader Sizer that reads the ``confidence`` and ``volatility``
-lines of a ``SignalData`` feed and turns the exposure into a whole number of shares.
+backtrader; ``ConfidenceSizer`` wraps it as a backtrader Sizer that receives its ``SizerConfig``, reads the
+``confidence`` and ``volatility`` lines of a ``SignalData`` feed and turns the exposure into a whole number of shares.
 """
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import backtrader as bt
 
-from ground.errors import UserInputError
+from ground.choices import choice_hint
+from ground.errors import InvalidValue
 
 MAPPINGS = ("linear", "kelly")
 TRADING_DAYS = 252  # annualises the daily ``volatility`` line for volatility targeting
-
-
-class SizerConfigError(UserInputError):
-    """A sizer setting is out of range or unknown."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +26,8 @@ class SizerConfig:
     - ``mapping``: ``linear`` ramps from 0 at ``min_confidence`` to ``cap`` at ``full_confidence``; ``kelly`` bets
       ``kelly_fraction`` of the Kelly fraction ``p - (1 - p) / payoff`` with win probability ``p = (1 + c) / 2``
       (the probability that a calibrated confidence ``c = |2p - 1|`` stands for).
-    - ``cap``: most of the portfolio value held (below 1 by default, so a gap up at the next open still fits the
-      cash).
+    - ``cap``: most of the portfolio value held in all symbols together (below 1 by default, so a gap up at the next
+      open still fits the cash); each of ``n`` symbols gets ``cap / n``.
     - ``vol_target``: annualised volatility to aim for (None: off); the exposure is scaled by
       ``vol_target / (volatility * sqrt(252))`` and then capped.
     - ``allow_short``: a sell signal goes short by the same rule instead of flat.
@@ -48,36 +43,19 @@ class SizerConfig:
     allow_short: bool = False
 
     def __post_init__(self) -> None:
-        where = "sizer config"
         if self.mapping not in MAPPINGS:
-            close = difflib.get_close_matches(str(self.mapping), MAPPINGS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(MAPPINGS)}"
-            raise SizerConfigError(f"unknown sizing mapping '{self.mapping}'", where=where, fix=hint)
+            raise InvalidValue("mapping", f"unknown sizing mapping {self.mapping!r}", choice_hint(self.mapping, MAPPINGS))
         if not 0.0 <= self.min_confidence < self.full_confidence <= 1.0:
-            raise SizerConfigError(
-                f"need 0 <= min_confidence < full_confidence <= 1 "
-                f"(got {self.min_confidence}, {self.full_confidence})",
-                where=where,
-            )
+            raise InvalidValue("min_confidence", "need 0 <= min_confidence < full_confidence <= 1 "
+                               f"(got {self.min_confidence}, {self.full_confidence})")
         if not 0.0 < self.kelly_fraction <= 1.0:
-            raise SizerConfigError(f"kelly_fraction must be in (0, 1], got {self.kelly_fraction}", where=where)
+            raise InvalidValue("kelly_fraction", f"must be in (0, 1], got {self.kelly_fraction}")
         if not (math.isfinite(self.payoff) and self.payoff > 0):
-            raise SizerConfigError(f"payoff must be > 0, got {self.payoff}", where=where)
+            raise InvalidValue("payoff", f"must be > 0, got {self.payoff}")
         if not 0.0 < self.cap <= 1.0:
-            raise SizerConfigError(f"cap must be in (0, 1] (no leverage), got {self.cap}", where=where)
+            raise InvalidValue("cap", f"must be in (0, 1] (no leverage), got {self.cap}")
         if self.vol_target is not None and not (math.isfinite(self.vol_target) and self.vol_target > 0):
-            raise SizerConfigError(f"vol_target must be None or > 0, got {self.vol_target}", where=where)
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, object]) -> SizerConfig:
-        """Build from a config table; an unknown key fails with the closest field names."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=3)
-                hint = f"did you mean {', '.join(close)}?" if close else f"valid: {', '.join(names)}"
-                raise SizerConfigError(f"unknown sizer option '{key}'", where="sizer config", fix=hint)
-        return cls(**values)  # type: ignore[arg-type]
+            raise InvalidValue("vol_target", f"must be empty or > 0, got {self.vol_target}")
 
 
 def target_exposure(confidence: float, direction: int, volatility: float, cfg: SizerConfig) -> float:
@@ -103,16 +81,25 @@ def target_exposure(confidence: float, direction: int, volatility: float, cfg: S
 
 
 class ConfidenceSizer(bt.Sizer):
-    """Sizes orders to the confidence rule's target position; params are ``SizerConfig``'s fields.
+    """Sizes orders to the confidence rule's target position (``config``: a ``SizerConfig``).
 
+    The cap is shared by the strategy's symbols: with ``n`` feeds each one's target is capped at ``cap / n``.
     ``buy()``/``sell()`` without a size move the position towards the target for that direction (never past it);
     strategies that rebalance call ``target_size`` directly.
     """
 
-    params = tuple((f.name, f.default) for f in dataclasses.fields(SizerConfig))
+    params = (("config", SizerConfig()),)
 
     def __init__(self) -> None:
-        self.rule = SizerConfig(**{f.name: getattr(self.p, f.name) for f in dataclasses.fields(SizerConfig)})
+        self._per_symbol: SizerConfig | None = None
+
+    @property
+    def rule(self) -> SizerConfig:
+        """The configured rule with the cap split over the strategy's feeds (known once the strategy runs)."""
+        if self._per_symbol is None:
+            config: SizerConfig = self.p.config
+            self._per_symbol = replace(config, cap=config.cap / max(len(self.strategy.datas), 1))
+        return self._per_symbol
 
     def target_size(self, data: bt.feeds.DataBase, direction: int) -> int:
         """Signed whole shares for ``direction`` at the current bar's close and portfolio value."""
@@ -126,4 +113,4 @@ class ConfidenceSizer(bt.Sizer):
     def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.feeds.DataBase, isbuy: bool) -> int:
         position = self.strategy.getposition(data).size
         target = self.target_size(data, 1 if isbuy else -1)
-        return max(target - position, 0) if isbuy else max(position - target, 0)
+        return int(max(target - position, 0) if isbuy else max(position - target, 0))

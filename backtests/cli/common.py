@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,16 +26,16 @@ def user_errors(func: F) -> F:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
 
-    return wrapper  # type: ignore[return-value]
+    return typing.cast(F, wrapper)
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time of the message (it may be swapped, e.g. by test runners)."""
 
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201 - the stream type of logging.StreamHandler
         return sys.stderr
 

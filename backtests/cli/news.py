@@ -16,12 +16,10 @@ import click
 from backtests.cli.common import setup_logging, user_errors
 from feeds.news.archive import ARCHIVE_ENV, NewsArchive, default_archive_path
 from feeds.news.collect import CollectReport, collect_every, collect_once
-from feeds.news.config import NewsConfig, load_config
+from feeds.news.config import DEFAULT_CONFIG, NewsConfig, load_config
 from feeds.news.fetch import Fetcher
 from feeds.news.importer import COLUMNS, ImportValidationError, import_file
 from ground.errors import UserInputError
-
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "feeds.toml"
 
 
 def resolve_archive_path(option: Path | None, config: NewsConfig | None) -> Path:

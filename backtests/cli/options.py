@@ -41,3 +41,30 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     return key.strip(), value
+
+
+# Flag name -> the config key it sets.
+FLAG_KEYS = {
+    "strategy": "run.strategy", "symbol": "run.symbols", "start": "run.start", "end": "run.end", "data": "run.data",
+    "csv": "run.csv", "cash": "run.cash", "device": "run.device", "seed": "run.seed", "reports_dir": "run.reports_dir",
+    "models_dir": "run.models_dir", "commission_bps": "costs.commission_bps", "slippage_bps": "costs.slippage_bps",
+    "offline": "run.offline",
+}
+
+
+def overrides_from_flags(**flags: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dotted config overrides from the flags the user actually gave (None means not given), and the flag each
+    came from (``run.cash`` -> ``--cash``) so that an error can name it; ``--set`` overrides come last."""
+    out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for flag, key in FLAG_KEYS.items():
+        value = flags.get(flag)
+        if value is None or value == () or (flag == "offline" and not value):
+            continue
+        out[key] = list(value) if isinstance(value, tuple) else value
+        origin[key] = "--" + {"start": "from", "end": "to"}.get(flag, flag).replace("_", "-")
+    for item in flags.get("overrides") or ():
+        key, value = parse_override(item)
+        out[key] = value
+        origin[key] = f"--set {key}"
+    return out, origin

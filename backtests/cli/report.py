@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from backtests.cli.common import setup_logging, user_errors
-from backtests.compare import compare_html, config_differences, load_run
-from backtests.reporting import metrics_text
-from backtests.runfolder import atomic_write, load_json, resolve_run
+from backtests.report.compare import compare_html, config_differences, load_run
+from backtests.report.folder import atomic_write, load_json, resolve_run
+from backtests.report.writer import metrics_text
 from ground.errors import UserInputError
 
 

@@ -6,32 +6,11 @@ from typing import Any
 import click
 
 from backtests.cli.common import setup_logging, user_errors
-from backtests.cli.options import parse_date, parse_override
-from backtests.config import load_config
-from backtests.reporting import SUMMARY_KEYS, metrics_text
-from backtests.runner import execute
+from backtests.cli.options import overrides_from_flags, parse_date
+from backtests.presets.config import load_config
+from backtests.report.writer import SUMMARY_KEYS, metrics_text
+from backtests.run.runner import execute
 from strategies.registry import STRATEGIES
-
-
-def overrides_from_flags(**flags: Any) -> dict[str, Any]:
-    """Dotted config overrides from the flags the user actually gave (None means not given)."""
-    out: dict[str, Any] = {}
-    mapping = {
-        "strategy": "run.strategy", "symbol": "run.symbols", "start": "run.start", "end": "run.end",
-        "data": "run.data", "csv": "run.csv", "cash": "run.cash", "device": "run.device", "seed": "run.seed",
-        "reports_dir": "run.reports_dir", "models_dir": "run.models_dir", "commission_bps": "costs.commission_bps",
-        "slippage_bps": "costs.slippage_bps",
-    }
-    for flag, key in mapping.items():
-        value = flags.get(flag)
-        if value is not None and value != ():
-            out[key] = list(value) if isinstance(value, tuple) else value
-    if flags.get("offline"):
-        out["run.offline"] = True
-    for item in flags.get("overrides") or ():
-        key, value = parse_override(item)
-        out[key] = value
-    return out
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +31,7 @@ def overrides_from_flags(**flags: Any) -> dict[str, Any]:
 @click.option("--reports-dir", help="Folder that receives the run folder (default reports).")
 @click.option("--models-dir", help="Model store folder (default models_saved).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override any config key, e.g. --set sma.fast=10 --set costs.invest_fraction=0.9.")
+              help="Override any config key, e.g. --set sma.fast=10 --set buyhold.invest_fraction=0.9.")
 @click.option("-v", "--verbose", is_flag=True, help="More progress detail on stderr.")
 @user_errors
 def main(config: str, verbose: bool, **flags: Any) -> None:
@@ -64,8 +43,8 @@ def main(config: str, verbose: bool, **flags: Any) -> None:
         flags["end"] = parse_date(flags["end"], "--to", end=True)
     if flags.get("csv"):
         flags["data"] = "csv"
-    cfg = load_config(config, overrides_from_flags(**flags))
-    from backtests.signals import producer_for  # ML strategies only: keeps baseline runs free of torch imports
+    cfg = load_config(config, *overrides_from_flags(**flags))
+    from backtests.signals.producer import producer_for  # ML strategies only: keeps baseline runs free of torch imports
 
     result = execute(cfg, signal_producer=producer_for(cfg.run.strategy))
     click.echo(metrics_text(result.metrics, SUMMARY_KEYS))

@@ -7,12 +7,11 @@ from typing import Any
 import click
 
 from backtests.cli.common import setup_logging, user_errors
-from backtests.cli.options import parse_date
-from backtests.cli.run import overrides_from_flags
+from backtests.cli.options import overrides_from_flags, parse_date
 from backtests.cli.train_sentiment import sentiment
-from backtests.config import load_config
-from backtests.runner import load_frames
-from backtests.signals import effective_gm, gm_model_name
+from backtests.presets.config import load_config
+from backtests.run.runner import load_frames
+from backtests.signals.producer import gm_model_name
 from ml.gm.runner import run_gm_walk_forward
 from ml.store import ModelStore
 
@@ -42,11 +41,11 @@ def gm(symbol: str, end: str | None, config: str, **flags: Any) -> None:
     flags["overrides"] = ("run.start=''", *flags.get("overrides", ()))  # all history: no preset start applies
     if end:
         flags["end"] = parse_date(end, "--to", end=True)
-    cfg = load_config(config, overrides_from_flags(**flags))
+    cfg = load_config(config, *overrides_from_flags(**flags))
     frame = load_frames(cfg, warmup_bars=None)[symbol].frame
     last = frame.index[-1]
     result = run_gm_walk_forward(
-        frame, test_start=last, test_end=last, wf=cfg.walkforward, ens=effective_gm(cfg),
+        frame, test_start=last, test_end=last, wf=cfg.walkforward, ens=cfg.effective_gm(),
         store=ModelStore(Path(cfg.run.models_dir)), model_name=gm_model_name(symbol),
     )
     row = result.folds.iloc[-1]

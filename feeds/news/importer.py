@@ -18,7 +18,6 @@ dated after the import time counts as seen at import time and waits for its date
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -34,6 +33,7 @@ from feeds.news.items import NewsItem, make_item_id
 from feeds.news.parse import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS
 from feeds.news.sanitize import to_plain_text
 from feeds.news.symbols import SymbolMatcher
+from ground.choices import choice_hint
 from ground.errors import DataError
 from ground.lang import detect_language
 
@@ -77,10 +77,7 @@ class ImportValidationError(DataError):
 def _check_columns(names: list[str], path: Path, line: int) -> None:
     for name in names:
         if name not in COLUMNS:
-            close = difflib.get_close_matches(name, COLUMNS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise DataError(f"unknown column {name!r}", where=f"{path}:{line}",
-                            fix=f"{hint}columns are: {', '.join(COLUMNS)}")
+            raise DataError(f"unknown column {name!r}", where=f"{path}:{line}", fix=choice_hint(name, COLUMNS))
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise DataError(f"missing required column(s) {', '.join(missing)}", where=f"{path}:{line}",
@@ -121,9 +118,7 @@ def _read_jsonl(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] 
             continue
         unknown = [k for k in record if k not in COLUMNS]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], COLUMNS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            yield line, BadRow(line, f"unknown key {unknown[0]!r}{hint}")
+            yield line, BadRow(line, f"unknown key {unknown[0]!r} ({choice_hint(unknown[0], COLUMNS)})")
             continue
         yield line, record
 

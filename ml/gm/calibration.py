@@ -8,7 +8,6 @@ plain numbers so they live in ``meta.json``.
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ground.choices import choice_hint
 from ml.errors import ModelError
 
 METHODS = ("platt", "isotonic")
@@ -114,9 +114,7 @@ class DirectionCalibrator:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            close = difflib.get_close_matches(str(self.method), METHODS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(METHODS)}"
-            raise ModelError(f"unknown calibration method '{self.method}'", fix=hint)
+            raise ModelError(f"unknown calibration method '{self.method}'", fix=choice_hint(self.method, METHODS))
         if self.method == "isotonic" and (not self.knots_x or len(self.knots_x) != len(self.knots_y)):
             raise ModelError("isotonic calibration needs matching, non-empty knots")
 

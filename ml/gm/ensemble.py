@@ -212,7 +212,7 @@ def _train_ensemble(
         net = _seeded_build(name, hparams, tcfg.seed + i)
         prev = None if warm_from is None else warm_from.members.get(name)
         warm = prev is not None and prev.hparams == net.hparams
-        if warm:
+        if prev is not None and warm:
             net.load_state_dict(prev.state_dict())
             tcfg = cfg.warm_train
         tcfg = dataclasses.replace(tcfg, seed=tcfg.seed + i)

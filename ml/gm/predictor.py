@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ground.signals import GM_FORECAST, GM_MU, GM_PROB, GM_UNC
 from ml.device import torch_threads
 from ml.errors import ModelError
 from ml.gm.ensemble import GMEnsemble
 from ml.gm.features import FeatureSet, build_features
-
-SIGNAL_COLUMNS = ("gm_mu", "gm_prob", "gm_unc")
 
 
 class GMPredictor:
@@ -59,15 +58,15 @@ class GMPredictor:
         r = np.asarray(list(rows) if isinstance(rows, range) else rows, dtype=np.int64)
         index = features.index[r]
         if len(r) == 0:
-            return pd.DataFrame({c: np.array([], dtype=np.float64) for c in SIGNAL_COLUMNS}, index=index)
+            return pd.DataFrame({c: np.array([], dtype=np.float64) for c in GM_FORECAST}, index=index)
         with torch_threads(self.cpu_threads):
             fc = self.ensemble.forecast(*self._inputs(features, r))
-        return pd.DataFrame({"gm_mu": fc.mu, "gm_prob": fc.prob, "gm_unc": fc.unc}, index=index)
+        return pd.DataFrame({GM_MU: fc.mu, GM_PROB: fc.prob, GM_UNC: fc.unc}, index=index)
 
     def predict_one(self, frame: pd.DataFrame) -> dict[str, float | pd.Timestamp]:
         """The signal for the last bar of a price frame that ends at that bar (paper trading, one bar at a time)."""
         features = build_features(frame, horizon=self.ensemble.horizon)
         row = self.predict_batch(features, [len(features) - 1])
         out: dict[str, float | pd.Timestamp] = {"date": pd.Timestamp(row.index[0])}
-        out.update({c: float(row[c].iloc[0]) for c in SIGNAL_COLUMNS})
+        out.update({c: float(row[c].iloc[0]) for c in GM_FORECAST})
         return out

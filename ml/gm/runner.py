@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from ground.provenance import fingerprint_frame
+from ground.signals import GM_FORECAST, GM_MU, GM_PROB, VOLATILITY
 from ml.device import torch_threads
 from ml.gm.calibration import calibration_summary, hit_rate_by_confidence, reliability_table
 from ml.gm.config import GMEnsembleConfig
@@ -32,7 +33,6 @@ from ml.store import ModelStore
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, str], None]  # (folds done, folds in total, one-line summary)
-AUDITED = ("gm_mu", "gm_prob", "gm_unc")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _fold_row(
     fold: Fold, ensemble: GMEnsemble, reports: list[MemberReport], test: pd.DataFrame, version: str, seconds: float
 ) -> dict[str, object]:
     known = test["fwd_return"].notna()
-    mu, fwd = test.loc[known, "gm_mu"], test.loc[known, "fwd_return"]
+    mu, fwd = test.loc[known, GM_MU], test.loc[known, "fwd_return"]
     metrics = ensemble.info["metrics"]
     row: dict[str, object] = {
         "fold": fold.fold_id,
@@ -143,7 +143,7 @@ def _calibration(val: pd.DataFrame, test: pd.DataFrame) -> dict[str, pd.DataFram
     summary = {}
     for name, part in (("validation", val), ("test", test)):
         fwd = part["fwd_return"].to_numpy()
-        prob, up = part["gm_prob"].to_numpy(), np.where(np.isnan(fwd), np.nan, (fwd > 0).astype(np.float64))
+        prob, up = part[GM_PROB].to_numpy(), np.where(np.isnan(fwd), np.nan, (fwd > 0).astype(np.float64))
         out[f"reliability_{name}"] = reliability_table(prob, up)
         out[f"hit_rate_{name}"] = hit_rate_by_confidence(prob, up)
         summary[name] = calibration_summary(prob, up)
@@ -219,7 +219,7 @@ def _run_folds(
         parts = []
         for rng in (fold.val, fold.test):
             part = predictor.predict_batch(features, rng)
-            part["volatility"] = features.volatility[rng.start : rng.stop]
+            part[VOLATILITY] = features.volatility[rng.start : rng.stop]
             part["fold"] = fold.fold_id
             part["fwd_return"] = features.fwd_return[rng.start : rng.stop]
             parts.append(part)
@@ -275,8 +275,8 @@ def audit_last_fold(
     rerun = run_gm_walk_forward(
         frame.loc[:cut_ts], test_start=last.test_dates[0], test_end=cut_ts, wf=wf, ens=ens, previous=previous
     )
-    before = result.signals.loc[last.test_dates[0] : cut_ts, list(AUDITED)]
-    after = rerun.signals.reindex(before.index)[list(AUDITED)]
+    before = result.signals.loc[last.test_dates[0] : cut_ts, list(GM_FORECAST)]
+    after = rerun.signals.reindex(before.index)[list(GM_FORECAST)]
     table = before.add_suffix("_run").join(after.add_suffix("_rerun"))
     gap = (before - after).abs().max(axis=1)
     table["max_abs_diff"] = gap.fillna(np.inf)

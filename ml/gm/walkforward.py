@@ -14,11 +14,12 @@ its label reads rows ``[t + 1, t + H]``. The schedule purges label overlap and a
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import pandas as pd
 
+from ground.choices import choice_hint
+from ground.errors import InvalidValue
 from ml.errors import ModelError
 
 SCHEMES = ("expanding", "rolling")
@@ -46,43 +47,28 @@ class WalkForwardConfig:
     warm_start: bool = True
 
     def __post_init__(self) -> None:
-        where = "walkforward config"
         if self.scheme not in SCHEMES:
-            close = difflib.get_close_matches(str(self.scheme), SCHEMES, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(SCHEMES)}"
-            raise ModelError(f"unknown walk-forward scheme '{self.scheme}'", where=where, fix=hint)
+            raise InvalidValue("scheme", f"unknown walk-forward scheme {self.scheme!r}", choice_hint(self.scheme, SCHEMES))
         for name in ("retrain_every", "val_bars", "min_train_bars", "train_bars", "sequence_length", "horizon"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ModelError(f"{name} must be a positive integer, got {value!r}", where=where)
+                raise InvalidValue(name, f"must be a positive integer, got {value!r}")
         if not isinstance(self.embargo, int) or self.embargo < self.horizon:
-            raise ModelError(
-                f"embargo ({self.embargo}) must be an integer >= horizon ({self.horizon})",
-                where=where,
-                fix=f"set embargo to at least {self.horizon} bars",
-            )
+            raise InvalidValue("embargo", f"({self.embargo}) must be an integer >= horizon ({self.horizon})",
+                               f"set embargo to at least {self.horizon} bars")
         if self.val_bars < 20:
-            raise ModelError(
-                f"val_bars ({self.val_bars}) is too small for early stopping and calibration",
-                where=where,
-                fix="use at least 20 validation bars",
-            )
+            raise InvalidValue("val_bars", f"({self.val_bars}) is too small for early stopping and calibration",
+                               "use at least 20 validation bars")
         if self.max_train_bars is not None and (
             isinstance(self.max_train_bars, bool)
             or not isinstance(self.max_train_bars, int)
             or self.max_train_bars < self.min_train_bars
         ):
-            raise ModelError(
-                f"max_train_bars ({self.max_train_bars!r}) must be None or an integer >= min_train_bars "
-                f"({self.min_train_bars})",
-                where=where,
-            )
+            raise InvalidValue("max_train_bars", f"({self.max_train_bars!r}) must be empty or an integer >= "
+                               f"min_train_bars ({self.min_train_bars})")
         if self.scheme == "rolling" and self.train_bars < self.min_train_bars:
-            raise ModelError(
-                f"rolling train_bars ({self.train_bars}) is below min_train_bars ({self.min_train_bars})",
-                where=where,
-                fix="raise train_bars or lower min_train_bars",
-            )
+            raise InvalidValue("train_bars", f"rolling train_bars ({self.train_bars}) is below min_train_bars "
+                               f"({self.min_train_bars})", "raise train_bars or lower min_train_bars")
 
     @property
     def gap(self) -> int:

@@ -5,7 +5,6 @@ weights as safetensors plus JSON metadata and never needs to unpickle anything.
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ground.choices import choice_hint
 from ml.errors import ModelError
 
 
@@ -101,6 +101,4 @@ def check_choice(owner: str, field: str, value: str, options: Iterable[str]) -> 
     options = tuple(options)
     if value in options:
         return value
-    close = difflib.get_close_matches(str(value), options, n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    raise ModelError(f"{owner}: unknown {field}={value!r}", fix=f"{hint}valid values: {', '.join(options)}")
+    raise ModelError(f"{owner}: unknown {field}={value!r}", fix=choice_hint(value, options))

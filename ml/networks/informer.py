@@ -127,6 +127,8 @@ class DecoderLayer(nn.Module):
 class InformerEncoder(nn.Module):
     """Embedding plus ``e_layers`` encoder layers with a distilling layer between consecutive ones."""
 
+    position: torch.Tensor  # a registered buffer
+
     def __init__(
         self, n_features: int, max_len: int, d_model: int, n_heads: int, e_layers: int, d_ff: int, factor: int,
         dropout: float, attention: str, distil: bool, activation: str,

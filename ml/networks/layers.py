@@ -105,7 +105,7 @@ class RevIN(nn.Module):
         mean = x.mean(dim=1, keepdim=True).detach()  # [B, 1, C]
         std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()  # [B, 1, C]
         z = (x - mean) / std
-        if self.weight is not None:
+        if self.weight is not None and self.bias is not None:
             z = z * self.weight + self.bias
         return z, (mean, std)
 
@@ -113,7 +113,7 @@ class RevIN(nn.Module):
         """``y`` ``[B, H, c]`` (the first ``c`` channels) -> the original scale of those channels."""
         c = y.shape[-1]
         mean, std = stats[0][..., :c], stats[1][..., :c]  # [B, 1, c]
-        if self.weight is not None:
+        if self.weight is not None and self.bias is not None:
             y = (y - self.bias[:c]) / (self.weight[:c] + self.eps * self.eps)
         return y * std + mean
 

@@ -87,7 +87,7 @@ def seasonality_basis(horizon: int, length: int) -> torch.Tensor:
 class Block(nn.Module):
     """FC stack ``L -> width (x n_layers, ReLU) -> theta`` followed by a basis: ``[N, L] -> ([N, L], [N, H])``."""
 
-    def __init__(self, input_size: int, width: int, n_layers: int, basis: nn.Module, dropout: float) -> None:
+    def __init__(self, input_size: int, width: int, n_layers: int, basis: GenericBasis | _FixedBasis, dropout: float) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(n_layers):
@@ -116,6 +116,7 @@ class Stack(nn.Module):
             backcast, block_forecast = self.blocks[i % len(self.blocks)](residual)
             residual = residual - backcast
             forecast = block_forecast if forecast is None else forecast + block_forecast
+        assert forecast is not None  # n_blocks >= 1
         return residual, forecast
 
 
@@ -169,7 +170,7 @@ class NBEATS(ForecastNetwork):
         share = (kind == "interpretable") if share_weights is None else share_weights
         length = input_size
 
-        def block(width: int, basis: nn.Module) -> Block:
+        def block(width: int, basis: GenericBasis | _FixedBasis) -> Block:
             return Block(length, width, n_layers, basis, dropout)
 
         if kind == "generic":
@@ -220,4 +221,5 @@ class NBEATS(ForecastNetwork):
         for stack in self.stacks:
             residual, forecast = stack(residual)
             total = forecast if total is None else total + forecast  # [N, H]
+        assert total is not None  # at least one stack
         return self._unfold(total, x_past.shape[0]).unsqueeze(-1)  # [N, H] -> [B, H, T] -> [B, H, T, 1]

@@ -102,6 +102,7 @@ class MixerLayer(nn.Module):
     def forward(self, x: torch.Tensor, static: torch.Tensor | None = None) -> torch.Tensor:
         x = self.time(x)
         if self.static is not None:
+            assert static is not None, "a static-feature mixer needs the static inputs"
             s = static.unsqueeze(1).expand(-1, x.shape[1], -1)  # [B, S] -> [B, L, S]
             x = torch.cat([x, self.static(s)], dim=-1)  # [B, L, C_in + ff_dim]
         return self.feature(x)
@@ -158,7 +159,7 @@ class TSMixer(ForecastNetwork):
             x = block(x)
         y = x[..., : self.n_targets].transpose(1, 2)  # [B, L, F] -> [B, L, T] -> [B, T, L]
         y = self.projection(y).transpose(1, 2)  # [B, T, L] -> [B, T, H] -> [B, H, T]
-        if self.revin is not None:
+        if self.revin is not None and stats is not None:
             y = self.revin.denormalize(y, stats)
         return y.unsqueeze(-1)  # [B, H, T] -> [B, H, T, 1]
 
@@ -231,6 +232,6 @@ class TSMixerX(ForecastNetwork):
         for block in self.blocks:
             z = block(z, x_static)  # [B, H, ff_dim]
         y = self.head(z)  # [B, H, ff_dim] -> [B, H, T]
-        if self.revin is not None:
+        if self.revin is not None and stats is not None:
             y = self.revin.denormalize(y, stats)
         return y.unsqueeze(-1)  # [B, H, T] -> [B, H, T, 1]

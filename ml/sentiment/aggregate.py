@@ -17,7 +17,6 @@ several versions (same ``id``) counts only through its latest version published 
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -25,7 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import numpy as np
 import pandas as pd
 
-from ground.errors import DataError, UserInputError
+from ground.choices import choice_hint, suggest
+from ground.errors import DataError, InvalidValue
 
 UNITS = ("hours", "bars")
 _NS_PER_HOUR = 3_600_000_000_000
@@ -45,16 +45,15 @@ class AggregationConfig:
     def __post_init__(self) -> None:
         try:
             ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            close = difflib.get_close_matches(self.timezone, sorted(available_timezones()), n=3)
-            raise UserInputError(f"unknown time zone {self.timezone!r}", "sentiment aggregation timezone",
-                                 f"did you mean {', '.join(close)}?" if close else "use an IANA name") from exc
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidValue("timezone", f"unknown time zone {self.timezone!r}",
+                               suggest(self.timezone, sorted(available_timezones())) or "use an IANA name") from None
         if self.half_life_unit not in UNITS:
-            close = difflib.get_close_matches(self.half_life_unit, UNITS, n=1)
-            raise UserInputError(f"unknown half-life unit {self.half_life_unit!r}", "sentiment aggregation",
-                                 f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(UNITS)}")
-        if not self.half_life > 0 or not self.max_age > 0 or not self.prior_count > 0:
-            raise UserInputError("half_life, max_age and prior_count must be > 0", "sentiment aggregation")
+            raise InvalidValue("half_life_unit", f"unknown half-life unit {self.half_life_unit!r}",
+                               choice_hint(self.half_life_unit, UNITS))
+        for name in ("half_life", "max_age", "prior_count"):
+            if not getattr(self, name) > 0:
+                raise InvalidValue(name, f"must be > 0, got {getattr(self, name)!r}")
 
 
 def bar_cutoffs(bars: pd.DatetimeIndex, config: AggregationConfig = AggregationConfig()) -> pd.DatetimeIndex:

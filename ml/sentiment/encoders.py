@@ -7,7 +7,6 @@ weights, so a changed model never serves stale vectors.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 import os
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ground.choices import choice_hint
 from ml.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -184,9 +184,8 @@ def build_encoder(spec: str) -> TextEncoder:
     path = Path(spec).expanduser()
     if path.is_dir():
         return HFEncoder(path)
-    close = difflib.get_close_matches(spec, list(ENCODERS), n=2)
-    hint = f"did you mean {' or '.join(close)}?" if close else f"use one of {', '.join(ENCODERS)}"
-    raise ModelError(f"unknown encoder {spec!r}", "", f"{hint} (or the path of a local Hugging Face model folder)")
+    raise ModelError(f"unknown encoder {spec!r}", "",
+                     f"{choice_hint(spec, ENCODERS)} (or the path of a local Hugging Face model folder)")
 
 
 def text_digest(text: str) -> bytes:

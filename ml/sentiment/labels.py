@@ -5,11 +5,11 @@ means "certainly positive" and 0 means "balanced or neutral", whichever model pr
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 import numpy as np
 
+from ground.choices import choice_hint
 from ground.errors import DataError
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -21,9 +21,7 @@ def label_index(label: str, where: str = "") -> int:
     name = str(label).strip().lower()
     if name in LABELS:
         return LABELS.index(name)
-    close = difflib.get_close_matches(name, LABELS, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(LABELS)}"
-    raise DataError(f"unknown sentiment label {label!r}", where, hint)
+    raise DataError(f"unknown sentiment label {label!r}", where, choice_hint(name, LABELS))
 
 
 def label_indices(labels: Iterable[str], where: str = "") -> np.ndarray:

@@ -8,7 +8,6 @@ safetensors weights plus JSON that names the encoders and hyperparameters, and i
 """
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ground.choices import choice_hint
 from ground.lang import detect_language
 from ml.errors import IntegrityError, ModelError
 from ml.sentiment.encoders import ENCODERS, TextEncoder
@@ -85,10 +85,8 @@ def parse_routing(spec: str) -> dict[str, str]:
     if "=" not in spec:
         if spec not in ENCODERS and not is_finetuned_spec(spec) and not re.search(r"[/\\.]", spec):
             choices = [*ROUTINGS, *ENCODERS, *FINETUNABLE]
-            close = difflib.get_close_matches(spec, choices, n=2)
-            hint = f"did you mean {' or '.join(close)}?" if close else f"use one of {', '.join(choices)}"
             raise ModelError(f"unknown encoder or routing {spec!r}", "--encoder",
-                             f"{hint} (or lang=encoder pairs, or a Hugging Face model folder)")
+                             f"{choice_hint(spec, choices)} (or lang=encoder pairs, or a Hugging Face model folder)")
         return {DEFAULT_ROUTE: spec}
     table: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):

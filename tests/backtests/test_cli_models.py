@@ -50,8 +50,8 @@ def test_user_errors_are_one_line_exit_2(store: ModelStore) -> None:
     store.save("GM", "nvda", _tensors(0), {})
     for args, text in [
         (["show", "GM"], "bad model reference"),
-        (["show", "GM/nvdx"], "did you mean nvda"),
-        (["show", "gm/nvda"], "did you mean GM"),
+        (["show", "GM/nvdx"], "did you mean 'nvda'"),
+        (["show", "gm/nvda"], "did you mean 'GM'"),
         (["prune", "GM/nvda/abc", "--keep", "1"], "not a version"),
     ]:
         res = _run(store, *args)

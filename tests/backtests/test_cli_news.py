@@ -131,7 +131,7 @@ def test_unknown_config_key_suggests_the_close_match(tmp_path: Path) -> None:
     path = tmp_path / "typo.toml"
     path.write_text('[[feeds]]\nname = "a"\nurl = "https://a.example/rss"\nsymbol = ["NVDA"]\n', encoding="utf-8")
     result = run("collect", "--config", str(path), "--archive", str(tmp_path / "n.sqlite"))
-    assert result.exit_code == 2 and "did you mean 'symbols'" in result.stderr
+    assert result.exit_code == 2 and "did you mean 'feeds[1].symbols'" in result.stderr
 
 
 def test_default_archive_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

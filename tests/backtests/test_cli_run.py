@@ -83,7 +83,7 @@ def test_compare_two_runs(tmp_path: Path) -> None:
         (["--csv", "/nonexistent/prices.csv", "--symbol", "ACME"], "/nonexistent/prices.csv"),
         (["--symbol", "NOSUCHSYMBOL", "--data", "bundled"], "NOSUCHSYMBOL"),
         (["--set", "sma.fast=500"], "fast < slow"),
-        (["--from", "2024", "--to", "2023"], "before end"),
+        (["--from", "2024", "--to", "2023"], "must be after the start"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_help_documents_every_option() -> None:
 
 
 def test_same_second_runs_get_distinct_folders(tmp_path: Path) -> None:
-    from backtests.runfolder import RunFolder
+    from backtests.report.folder import RunFolder
 
     first = RunFolder(tmp_path, "20240101-000000-sma-abcdef")
     second = RunFolder(tmp_path, "20240101-000000-sma-abcdef")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backtests.cli.options import parse_date, parse_override
-from backtests.config import RunConfig, load_config
+from backtests.presets.config import RunConfig, load_config
 from ground.config import to_mapping
 from ground.errors import ConfigError, UserInputError
 
@@ -41,12 +41,14 @@ def test_unknown_section_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("sma.fast", 200, "fast < slow"),
-        ("run.cash", -5, "cash must be positive"),
-        ("run.data", "yahoo", "data must be one of"),
-        ("sma.fast", "ten", "must be an integer"),
-        ("run.start", "2020-13-01", "must be a date"),
-        ("costs.invest_fraction", 1.5, "invest_fraction"),
+        ("sma.fast", 200, "sma.fast: need 1 <= fast < slow"),
+        ("run.cash", -5, "run.cash: must be positive"),
+        ("run.data", "yahoo", "run.data: unknown price source 'yahoo'"),
+        ("sma.fast", "ten", "sma.fast must be an integer"),
+        ("run.start", "2020-13-01", "run.start must be a date"),
+        ("buyhold.invest_fraction", 1.5, "buyhold.invest_fraction: must be in"),
+        ("gm.train.max_epochs", 0, "gm.train.max_epochs: must be an integer >= 1"),
+        ("fusion.buy_threshold", 2.0, "fusion.buy_threshold: need"),
     ],
 )
 def test_bad_values_name_the_rule(key: str, value: object, message: str) -> None:
@@ -92,7 +94,7 @@ def test_parse_end_date_covers_the_period(text: str, want: date) -> None:
 
 
 def test_baselines_must_be_price_only_strategies() -> None:
-    with pytest.raises(ConfigError, match="baseline 'gm' is not a price-only strategy"):
+    with pytest.raises(ConfigError, match="report.baselines: 'gm' is not a price-only strategy"):
         load_config("default", {"report.baselines": ["gm"]})
     with pytest.raises(ConfigError, match="'smaa'.*'sma'"):
         load_config("default", {"report.baselines": ["smaa"]})
@@ -117,3 +119,36 @@ def test_parse_override() -> None:
     assert parse_override("run.data=bundled") == ("run.data", "bundled")
     with pytest.raises(UserInputError, match="bad override"):
         parse_override("fast10")
+
+
+def test_an_error_names_the_flag_that_gave_the_value_and_the_file_otherwise(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\(at --cash\)"):
+        load_config("default", {"run.cash": -100}, {"run.cash": "--cash"})
+    with pytest.raises(ConfigError, match=r"\(at --set sma.fast\)"):
+        load_config("default", {"sma.fast": "ten"})
+    preset = tmp_path / "p.toml"
+    preset.write_text("[run]\ncash = -1.0\n")
+    with pytest.raises(ConfigError, match=f"run.cash: must be positive.*at {preset}"):
+        load_config(preset)
+
+
+def test_suggestions_use_the_full_dotted_key() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'sma.fast'"):
+        load_config("default", {"sma.fsat": 10})
+
+
+def test_a_device_set_in_the_gm_section_is_honoured_or_a_conflict_refused() -> None:
+    cfg = load_config("default", {"gm.train.device": "cpu"})
+    assert cfg.effective_gm().train.device == "cpu" and cfg.effective_gm().warm_train.device == "auto"
+    cfg = load_config("default", {"run.device": "cpu"})
+    assert cfg.effective_gm().train.device == "cpu" and cfg.effective_gm().warm_train.device == "cpu"
+    with pytest.raises(ConfigError, match=r"gm.train.device: 'cuda' contradicts run.device 'cpu'"):
+        load_config("default", {"run.device": "cpu", "gm.train.device": "cuda"}, {"run.device": "--device"})
+
+
+def test_every_registered_strategy_section_is_a_config_section_of_its_type() -> None:
+    from strategies.registry import STRATEGIES
+
+    cfg = RunConfig()
+    for spec in STRATEGIES.values():
+        assert isinstance(cfg.strategy_params(spec.section), spec.params), spec.name

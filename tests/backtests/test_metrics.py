@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import metrics as m
+from backtests.report import metrics as m
 
 
 @pytest.fixture(scope="module")

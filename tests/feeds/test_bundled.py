@@ -70,7 +70,7 @@ def test_unknown_symbol_suggests_close_matches() -> None:
     with pytest.raises(SourceUnavailableError) as err:
         load_bundled("NVDX")
     text = str(err.value)
-    assert "NVDX: not in the bundled demo data" in text and "did you mean NVDA" in text and "^GSPC" in text
+    assert "NVDX: not in the bundled demo data" in text and "did you mean 'NVDA'" in text and "^GSPC" in text
 
 
 def test_nothing_is_shared_between_loads() -> None:

@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ground.errors import InvalidValue
+from ground.signals import FUSED_COLUMNS
 from ml.errors import ModelError
-from ml.fusion import BUY, FUSED_COLUMNS, HOLD, SELL, FusionConfig, fuse
+from ml.fusion import BUY, HOLD, SELL, FusionConfig, fuse
 
 CFG = FusionConfig(w_gm=0.6, w_sentiment=0.4, buy_threshold=0.1, sell_threshold=-0.1, min_confidence=0.0)
 NAN = math.nan
@@ -82,13 +84,13 @@ def test_min_confidence_gates_actions() -> None:
         ({"w_gm": -0.1}, "weights"),
         ({"w_gm": 0.0, "w_sentiment": 0.0}, "weights"),
         ({"buy_threshold": -0.2}, "buy_threshold"),
-        ({"sell_threshold": 0.1}, "sell_threshold"),
+        ({"sell_threshold": 0.1}, "sell_threshold < 0"),
         ({"min_confidence": 1.5}, "min_confidence"),
         ({"w_gm": math.nan}, "finite"),
     ],
 )
 def test_config_validation(kwargs: dict[str, float], message: str) -> None:
-    with pytest.raises(ModelError, match=message):
+    with pytest.raises(InvalidValue, match=message):
         FusionConfig(**kwargs)
 
 

@@ -94,11 +94,11 @@ def test_tampered_truncated_and_edited_files_fail_clearly(tmp_path: Path) -> Non
 def test_bad_names_and_unknown_models_suggest_fixes(tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     store.save("GM", "nvda-ens", _tensors(), META)
-    with pytest.raises(ModelError, match="did you mean GM"):
+    with pytest.raises(ModelError, match="did you mean 'GM'"):
         store.save("gm", "x", _tensors(), META)
     with pytest.raises(ModelError, match="invalid model name"):
         store.save("GM", "../escape", _tensors(), META)
-    with pytest.raises(ModelError, match="did you mean nvda-ens"):
+    with pytest.raises(ModelError, match="did you mean 'nvda-ens'"):
         store.load("GM", "nvda-en")
     with pytest.raises(ModelError, match="no version"):
         store.load("GM", "nvda-ens", "0123456789abcdef")

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from ground.errors import UserInputError
-from strategies.signal_data import SIGNAL_LINES, SignalData
+from ground.signals import SIGNAL_LINES
+from strategies.signal_data import SignalData
 from strategies.signal_strategy import SignalStrategy
-from strategies.sizer import ConfidenceSizer
+from strategies.sizer import ConfidenceSizer, SizerConfig
 
 CASH = 100_000.0
 BUY, HOLD, SELL = 1.0, 0.0, -1.0
@@ -47,7 +48,7 @@ def run(frame: pd.DataFrame, **sizer: object) -> Recorder:
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(SignalData(dataname=frame))
     cerebro.addstrategy(Recorder)
-    cerebro.addsizer(ConfidenceSizer, **sizer)
+    cerebro.addsizer(ConfidenceSizer, config=SizerConfig(**sizer))  # type: ignore[arg-type]
     cerebro.broker.setcash(CASH)
     return cerebro.run()[0]
 

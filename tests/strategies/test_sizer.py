@@ -6,8 +6,8 @@ import math
 import pytest
 
 from ground.config import from_mapping
-from ground.errors import ConfigError
-from strategies.sizer import SizerConfig, SizerConfigError, target_exposure
+from ground.errors import ConfigError, InvalidValue
+from strategies.sizer import SizerConfig, target_exposure
 
 LINEAR = SizerConfig()  # min 0.05, full at 0.5, cap 0.95
 KELLY = SizerConfig(mapping="kelly", kelly_fraction=0.5, payoff=1.0)
@@ -60,7 +60,7 @@ def test_direction_must_be_a_side() -> None:
     ],
 )
 def test_config_validation(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(SizerConfigError, match=message):
+    with pytest.raises(InvalidValue, match=message):
         SizerConfig(**kwargs)  # type: ignore[arg-type]
 
 

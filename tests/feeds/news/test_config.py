@@ -4,14 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from feeds.news.config import CHINA_TZ, FeedConfig, load_config, parse_config
+from feeds.news.config import CHINA_TZ, DEFAULT_CONFIG, FeedConfig, load_config, parse_config
 from ground.errors import UserInputError
-
-REPO_CONFIG = Path(__file__).resolve().parents[3] / "backtests" / "feeds.toml"
 
 
 def test_shipped_config_lists_english_and_chinese_finance_feeds() -> None:
-    config = load_config(REPO_CONFIG)
+    config = load_config(DEFAULT_CONFIG)
     langs = {feed.lang for feed in config.feeds}
     assert {"en", "zh"} <= langs
     assert any("feeds.finance.yahoo.com" in feed.url and feed.symbols == ("NVDA",) for feed in config.feeds)
@@ -32,22 +30,23 @@ def test_defaults_apply_and_feeds_override() -> None:
     assert (a.timeout, a.max_bytes, a.symbols) == (3.0, 1000, ("NVDA",))
     assert b.timeout == 1.5 and config.retries == 0
     assert a.date_tz is None and b.date_tz is CHINA_TZ
-    assert dict(config.symbol_names) == {"NVDA": ("Nvidia",)}
+    assert dict(config.symbols) == {"NVDA": ("Nvidia",)}
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"feed": []}, "did you mean 'feeds'"),
-        ({"defaults": {"timout": 3}}, "did you mean 'timeout'"),
-        ({"feeds": [{"name": "a", "url": "https://a.example", "symbol": ["X"]}]}, "did you mean 'symbols'"),
-        ({"feeds": [{"name": "a"}]}, "feed has no 'url'"),
+        ({"defaults": {"timout": 3}}, "did you mean 'defaults.timeout'"),
+        ({"feeds": [{"name": "a", "url": "https://a.example", "symbol": ["X"]}]}, r"did you mean 'feeds\[1\].symbols'"),
+        ({"feeds": [{"name": "a"}]}, "missing config key 'feeds\\[1\\].url'"),
         ({"feeds": [{"name": "a", "url": "ftp://a.example/x"}]}, "not an http"),
         ({"feeds": [{"name": "a", "url": "https://a.example", "tz": "Mars/Base"}]}, "unknown time zone"),
-        ({"feeds": [{"name": "a", "url": "https://a.example", "timeout": "10"}]}, "timeout must be"),
+        ({"feeds": [{"name": "a", "url": "https://a.example", "timeout": "ten"}]}, "feeds\\[1\\].timeout must be a finite number"),
         ({"feeds": [{"name": "a", "url": "https://a.example"}, {"name": "a", "url": "https://b.example"}]},
          "used twice"),
-        ({"symbols": {"NVDA": "Nvidia"}}, "must be list"),
+        ({"symbols": {"NVDA": 3}}, "symbols.NVDA must be a list"),
+        ({"defaults": {"retries": -1}}, "defaults.retries: must be >= 0"),
     ],
 )
 def test_invalid_config_fails_with_what_and_how(data: dict, message: str) -> None:

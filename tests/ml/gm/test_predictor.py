@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ground.signals import GM_FORECAST
 from ml.errors import ModelError
 from ml.gm.features import WARMUP_BARS, build_features
-from ml.gm.predictor import SIGNAL_COLUMNS, GMPredictor
+from ml.gm.predictor import GMPredictor
 from ml.gm.runner import train_fold
 from ml.gm.walkforward import make_folds
 from tests.ml.gm.test_ensemble import WF, tiny_config
@@ -29,7 +30,7 @@ def test_batch_and_incremental_signals_are_identical(trained) -> None:  # type: 
     for r in rows:
         one = predictor.predict_one(frame.iloc[: r + WARMUP_BARS + 1])  # the price frame ends at that bar
         assert one["date"] == features.index[r]
-        for col in SIGNAL_COLUMNS:
+        for col in GM_FORECAST:
             assert one[col] == pytest.approx(batch.loc[features.index[r], col], abs=1e-6, rel=0), (r, col)
 
 
@@ -39,7 +40,7 @@ def test_a_live_frame_with_shorter_history_gives_the_same_signal(trained) -> Non
     recent = frame.iloc[-(L + WARMUP_BARS + 5) :]  # only the bars a live session keeps
     one = predictor.predict_one(recent)
     batch = predictor.predict_batch(features, [len(features) - 1])
-    assert np.allclose([one[c] for c in SIGNAL_COLUMNS], batch.iloc[0].to_numpy(), atol=1e-6, rtol=0)
+    assert np.allclose([one[c] for c in GM_FORECAST], batch.iloc[0].to_numpy(), atol=1e-6, rtol=0)
 
 
 def test_signals_do_not_depend_on_other_rows_in_the_batch(trained) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from ground.errors import InvalidValue
 from ml.errors import ModelError
 from ml.gm.walkforward import Fold, WalkForwardConfig, format_folds, history_needed, make_folds
 
@@ -91,7 +92,7 @@ def test_bad_periods(start: str, end: str, message: str) -> None:
     ],
 )
 def test_config_validation(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ModelError, match=message):
+    with pytest.raises(InvalidValue, match=message):
         WalkForwardConfig(**kwargs)  # type: ignore[arg-type]
 
 

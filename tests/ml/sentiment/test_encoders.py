@@ -57,7 +57,7 @@ def test_cache_hits_are_much_faster_than_encoding(tmp_path: Path) -> None:
 
 
 def test_unknown_encoder_suggests_close_names() -> None:
-    with pytest.raises(ModelError, match="did you mean minilm"):
+    with pytest.raises(ModelError, match="did you mean 'minilm'"):
         build_encoder("minilmm")
 
 

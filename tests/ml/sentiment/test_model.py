@@ -43,7 +43,7 @@ def test_routing_table_forms() -> None:
     assert parse_routing("multilingual") == {"*": "e5"}
     assert parse_routing("minilm") == {"*": "minilm"}
     assert parse_routing("en=minilm, zh-CN=e5") == {"en": "minilm", "zh": "e5", "*": "minilm"}
-    with pytest.raises(ModelError, match="did you mean multilingual"):
+    with pytest.raises(ModelError, match="did you mean 'multilingual'"):
         parse_routing("multilingal")
     with pytest.raises(ModelError, match="lang=encoder"):
         parse_routing("en=,zh=e5")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from backtests import charts
-from backtests.report import ReportPart, frame_table, metrics_table, render_page
-from backtests.runfolder import load_json
+from backtests.report import charts
+from backtests.report.folder import load_json
+from backtests.report.html import ReportPart, frame_table, metrics_table, render_page
 from ground.errors import UserInputError
 
 

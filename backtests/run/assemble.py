@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import backtrader as bt
 import pandas as pd
 
-from backtests.analyzers import EquityRecorder, FillRecorder
-from backtests.config import CostSection
-from strategies.signal_data import SIGNAL_LINES, FrameFeed, SignalData
+from backtests.presets.config import RunConfig
+from backtests.run.analyzers import EquityRecorder, FillRecorder
+from ground.signals import SIGNAL_LINES
+from strategies.registry import StrategySpec
+from strategies.signal_data import FrameFeed, SignalData
 
 
 def make_feed(symbol: str, frame: pd.DataFrame, signals: pd.DataFrame | None = None) -> FrameFeed:
@@ -22,29 +23,28 @@ def make_feed(symbol: str, frame: pd.DataFrame, signals: pd.DataFrame | None = N
 
 def build_cerebro(
     frames: Mapping[str, pd.DataFrame],
-    strategy: type[bt.Strategy],
-    strategy_params: Mapping[str, Any],
-    costs: CostSection,
-    cash: float,
+    spec: StrategySpec,
+    cfg: RunConfig,
     *,
     signals: Mapping[str, pd.DataFrame] | None = None,
-    sizer: tuple[type[bt.Sizer], Mapping[str, Any]] | None = None,
 ) -> bt.Cerebro:
-    """Cerebro with one feed per symbol, the strategy, costs, and the recorders the report reads.
+    """Cerebro with one feed per symbol, the strategy with its config section, its sizer with the ``[sizer]``
+    section, costs, and the recorders the report reads.
 
     Market orders placed at a bar's close fill at the next bar's open (backtrader's default, no cheat-on-close);
     slippage moves that fill price against the order by ``slippage_bps``; commission is ``commission_bps`` of value.
     """
+    costs = cfg.costs
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.broker.setcash(cash)
+    cerebro.broker.setcash(cfg.run.cash)
     cerebro.broker.setcommission(commission=costs.commission_bps / 1e4)
     if costs.slippage_bps:
         cerebro.broker.set_slippage_perc(perc=costs.slippage_bps / 1e4, slip_open=True, slip_match=True)
     for symbol, frame in frames.items():
         cerebro.adddata(make_feed(symbol, frame, None if signals is None else signals.get(symbol)))
-    cerebro.addstrategy(strategy, **strategy_params)
-    if sizer is not None:
-        cerebro.addsizer(sizer[0], **sizer[1])
+    cerebro.addstrategy(spec.cls, config=cfg.strategy_params(spec.section))
+    if spec.sizer is not None:
+        cerebro.addsizer(spec.sizer, config=cfg.sizer)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
     cerebro.addanalyzer(FillRecorder, _name="fills")
     return cerebro

@@ -7,47 +7,49 @@ coverage and the leakage audit.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from backtests.config import RunConfig
-from backtests.ml_report import calibration_part, fold_part, fusion_part, leakage_part, news_part
-from backtests.news_signals import NewsSignals, sentiment_signals
-from backtests.report import ReportPart
+from backtests.presets.config import RunConfig
+from backtests.report.html import ReportPart
+from backtests.report.ml_sections import calibration_part, fold_part, fusion_part, leakage_part, news_part
+from backtests.report.records import ProducedSignals
+from backtests.signals.news import NewsSignals, sentiment_signals
 from feeds.prices import PriceLoad
+from ground.signals import (
+    ACTION,
+    CONFIDENCE,
+    GM_COLUMNS,
+    GM_ONLY,
+    GM_PROB,
+    GM_VOTE,
+    SCORE,
+    SENT_VOTE,
+    SENTIMENT_COLUMNS,
+    SIGNAL_LINES,
+    VOLATILITY,
+)
 from ml.fusion import fuse
-from ml.gm.config import GMEnsembleConfig
 from ml.gm.features import WARMUP_BARS
 from ml.gm.runner import GMRunResult, audit_last_fold, run_gm_walk_forward
 from ml.gm.walkforward import history_needed
 from ml.store import ModelStore
 from strategies.registry import STRATEGIES, StrategySpec
-from strategies.signal_data import SIGNAL_LINES
-from strategies.sizer import ConfidenceSizer
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ProducedSignals:
-    """Signals per symbol plus what the report and run.json need to explain them."""
-
-    signals: dict[str, pd.DataFrame]
-    signals_table: pd.DataFrame
-    sizer: tuple[type, dict[str, Any]]
-    params: dict[str, Any]
-    report_parts: list[ReportPart] = field(default_factory=list)
-    model_versions: list[str] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
 class MLSignalProducer:
-    """Produces GM, sentiment and fused signals over the trading window of each symbol."""
+    """Produces GM, sentiment and fused signals over the trading window of each symbol.
+
+    Its steps are timed separately in the run's timings: ``gm_s`` (walk-forward training and forecasts),
+    ``news_s`` (scoring and aggregating news), ``audit_s`` (the leakage audit, a re-run on truncated data).
+    """
 
     def warmup_bars(self, cfg: RunConfig) -> int | None:
         """History needed before the first trading bar: all of it for an expanding window (None)."""
@@ -58,58 +60,78 @@ class MLSignalProducer:
     def produce(
         self, cfg: RunConfig, spec: StrategySpec, loads: Mapping[str, PriceLoad], frames: Mapping[str, pd.DataFrame]
     ) -> ProducedSignals:
+        """Signal lines per symbol, the signals table, and the report sections that explain them."""
         store = ModelStore(Path(cfg.run.models_dir))
         mode = spec.signals or "hybrid"
+        timings = {"gm_s": 0.0, "news_s": 0.0, "audit_s": 0.0}
         signals: dict[str, pd.DataFrame] = {}
-        tables, parts, versions = [], [], []
+        tables: list[pd.DataFrame] = []
+        parts: list[ReportPart] = []
+        versions: list[str] = []
         extra: dict[str, Any] = {"symbols": {}}
         for symbol, load in loads.items():
             window = frames[symbol].index
+            t0 = time.perf_counter()
             gm = self._gm(cfg, symbol, load.frame, window, store) if mode != "sentiment" else None
+            t1 = time.perf_counter()
             news = sentiment_signals(cfg, symbol, window, store) if mode != "gm" else None
-            gm_frame = gm.signals.reindex(window) if gm is not None else pd.DataFrame({"gm_prob": float("nan")}, index=window)
+            t2 = time.perf_counter()
+            timings["gm_s"] += t1 - t0
+            timings["news_s"] += t2 - t1
+            gm_frame = gm.signals.reindex(window) if gm is not None else pd.DataFrame({GM_PROB: np.nan}, index=window)
             sent_frame = news.frame if news is not None else None
             fused = fuse(gm_frame, sent_frame, cfg.fusion, mode=mode)
             lines = pd.DataFrame(index=window)
-            lines["action"], lines["confidence"] = fused["action"], fused["confidence"]
-            for col in ("gm_mu", "gm_prob", "gm_unc", "volatility"):
-                lines[col] = gm_frame[col] if col in gm_frame else float("nan")
-            for col in ("sent_score", "sent_conf", "sent_count"):
-                lines[col] = sent_frame[col] if sent_frame is not None else float("nan")
-            if lines["volatility"].isna().all():
-                lines["volatility"] = trailing_volatility(load.frame).reindex(window)
+            lines[ACTION], lines[CONFIDENCE] = fused[ACTION], fused[CONFIDENCE]
+            for col in GM_COLUMNS:
+                lines[col] = gm_frame[col] if col in gm_frame else np.nan
+            for col in SENTIMENT_COLUMNS:
+                lines[col] = sent_frame[col] if sent_frame is not None else np.nan
+            if lines[VOLATILITY].isna().all():
+                lines[VOLATILITY] = trailing_volatility(load.frame).reindex(window)
             signals[symbol] = lines[list(SIGNAL_LINES)]  # the rest goes to signals.csv only
-            table = pd.concat([lines, fused[["score", "gm_vote", "sent_vote", "gm_only"]]], axis=1)
+            table = pd.concat([lines, fused[[SCORE, GM_VOTE, SENT_VOTE, GM_ONLY]]], axis=1)
             table.insert(0, "symbol", symbol)
             tables.append(table)
-            info = self._explain(cfg, symbol, load, gm, news, fused, parts)
+            info = self._explain(symbol, gm, news, fused, parts)
+            if gm is not None and cfg.report.leakage_audit:
+                t3 = time.perf_counter()
+                info["leakage_audit"] = self._audit(cfg, symbol, load, gm, parts)
+                timings["audit_s"] += time.perf_counter() - t3
             extra["symbols"][symbol] = info
             if gm is not None:
                 versions.extend(gm.versions)
             if news is not None and news.model_version:
                 versions.append(news.model_version)
-        sizer_cfg = replace(cfg.sizer, cap=cfg.sizer.cap / len(loads))
         return ProducedSignals(
             signals=signals,
             signals_table=pd.concat(tables),
-            sizer=(ConfidenceSizer, {f: getattr(sizer_cfg, f) for f in sizer_cfg.__dataclass_fields__}),
-            params={"rebalance_band": cfg.signals.rebalance_band},
             report_parts=parts,
             model_versions=list(dict.fromkeys(v for v in versions if v)),
             metrics=extra,
+            timings=timings,
         )
 
     @staticmethod
     def _gm(cfg: RunConfig, symbol: str, frame: pd.DataFrame, window: pd.DatetimeIndex, store: ModelStore) -> GMRunResult:
         log.info("%s: walk-forward GM training, test %s..%s", symbol, window[0].date(), window[-1].date())
         return run_gm_walk_forward(
-            frame, test_start=window[0], test_end=window[-1], wf=cfg.walkforward, ens=effective_gm(cfg), store=store,
+            frame, test_start=window[0], test_end=window[-1], wf=cfg.walkforward, ens=cfg.effective_gm(), store=store,
             model_name=gm_model_name(symbol),
         )
 
+    @staticmethod
+    def _audit(cfg: RunConfig, symbol: str, load: PriceLoad, gm: GMRunResult, parts: list[ReportPart]) -> dict[str, Any]:
+        """The leakage audit: the last fold re-run on prices cut at its middle must reproduce its signals."""
+        log.info("%s: leakage audit: re-running the last fold on prices truncated at its middle", symbol)
+        audit = audit_last_fold(load.frame, gm, wf=cfg.walkforward, ens=cfg.effective_gm())
+        parts.append(leakage_part(symbol, audit))
+        return {"cut": audit.cut.date().isoformat(), "bars_compared": len(audit.table),
+                "max_abs_diff": audit.max_abs_diff, "passed": audit.passed}
+
+    @staticmethod
     def _explain(
-        self, cfg: RunConfig, symbol: str, load: PriceLoad, gm: GMRunResult | None, news: NewsSignals | None,
-        fused: pd.DataFrame, parts: list[ReportPart],
+        symbol: str, gm: GMRunResult | None, news: NewsSignals | None, fused: pd.DataFrame, parts: list[ReportPart]
     ) -> dict[str, Any]:
         info: dict[str, Any] = {}
         if gm is not None:
@@ -118,13 +140,6 @@ class MLSignalProducer:
             info["folds"] = gm.folds.to_dict(orient="records")
             info["calibration"] = gm.calibration["summary"].to_dict(orient="index")
             info["gm_seconds"] = gm.seconds
-            if cfg.report.leakage_audit:
-                audit = audit_last_fold(load.frame, gm, wf=cfg.walkforward, ens=effective_gm(cfg))
-                parts.append(leakage_part(symbol, audit))
-                info["leakage_audit"] = {
-                    "cut": audit.cut.date().isoformat(), "bars_compared": len(audit.table),
-                    "max_abs_diff": audit.max_abs_diff, "passed": audit.passed,
-                }
         share = fusion_shares(fused)
         info["fusion"] = share
         parts.append(fusion_part(symbol, share))
@@ -139,30 +154,23 @@ def gm_model_name(symbol: str) -> str:
     return f"gm-{symbol.lower().lstrip('^')}"
 
 
-def effective_gm(cfg: RunConfig) -> GMEnsembleConfig:
-    """The [gm] section with the run's device and seed applied to both training configs (run.device, run.seed)."""
-    train = replace(cfg.gm.train, device=cfg.run.device, seed=cfg.run.seed)
-    warm = replace(cfg.gm.warm_train, device=cfg.run.device, seed=cfg.run.seed)
-    return replace(cfg.gm, train=train, warm_train=warm)
-
-
 def fusion_shares(fused: pd.DataFrame) -> dict[str, float]:
     """How often the GM decided alone, and sentiment's share of the decisions' absolute vote weight."""
     n = max(len(fused), 1)
-    gm_abs = fused["gm_vote"].abs().fillna(0.0)
-    sent_abs = fused["sent_vote"].abs().fillna(0.0)
+    gm_abs = fused[GM_VOTE].abs().fillna(0.0)
+    sent_abs = fused[SENT_VOTE].abs().fillna(0.0)
     total = gm_abs + sent_abs
-    decided = fused["action"] != 0
+    decided = fused[ACTION] != 0
     share = (sent_abs / total.where(total > 0)).fillna(0.0)
     return {
         "bars": float(len(fused)),
-        "gm_only_share": float(fused["gm_only"].sum() / n),
-        "bars_with_sentiment": float(fused["sent_vote"].notna().sum()),
+        "gm_only_share": float(fused[GM_ONLY].sum() / n),
+        "bars_with_sentiment": float(fused[SENT_VOTE].notna().sum()),
         "sentiment_vote_share": float(share.mean()) if len(share) else 0.0,
         "sentiment_share_in_decisions": float(share[decided].mean()) if decided.any() else 0.0,
-        "buy_bars": float((fused["action"] > 0).sum()),
-        "sell_bars": float((fused["action"] < 0).sum()),
-        "hold_bars": float((fused["action"] == 0).sum()),
+        "buy_bars": float((fused[ACTION] > 0).sum()),
+        "sell_bars": float((fused[ACTION] < 0).sum()),
+        "hold_bars": float((fused[ACTION] == 0).sum()),
     }
 
 

@@ -8,15 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from backtests import charts
-from backtests import metrics as m
-from backtests.config import RunConfig
-from backtests.outcome import Outcome
-from backtests.report import ReportPart, fmt_value, frame_table, metrics_table, monthly_heatmap, render_page
-from backtests.runfolder import RunFolder
+from backtests.presets.config import RunConfig
+from backtests.report import charts
+from backtests.report import metrics as m
+from backtests.report.folder import RunFolder
+from backtests.report.html import ReportPart, fmt_value, frame_table, metrics_table, monthly_heatmap, render_page
+from backtests.report.records import Outcome, RunRecord
 from feeds.prices import PriceLoad
 from ground.provenance import fingerprint_frame
-from strategies.registry import StrategySpec
 
 BENCHMARK = "benchmark"
 CONVENTIONS = {
@@ -88,25 +87,14 @@ def summary_lines(cfg: RunConfig, main: str, table: Mapping[str, Mapping[str, fl
     return lines
 
 
-def write_run_outputs(
-    folder: RunFolder,
-    cfg: RunConfig,
-    config_text: str,
-    spec: StrategySpec,
-    outcomes: Mapping[str, Outcome],
-    bench: pd.Series,
-    loads: Mapping[str, PriceLoad],
-    produced: Any,
-    timings: Mapping[str, float],
-    libraries: Mapping[str, str],
-) -> dict[str, Any]:
+def write_run_outputs(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
     """Write every file of the run folder; returns the content of metrics.json."""
-    main = spec.name
+    cfg, main, outcomes, bench, produced = record.cfg, record.spec.name, record.outcomes, record.benchmark, record.produced
     table = all_metrics(outcomes, bench)
     extra = dict(produced.metrics) if produced is not None else {}
     metrics_doc = {"run_id": folder.run_id, "strategy": main, "conventions": CONVENTIONS, "metrics": table, **extra}
     folder.write_json("metrics.json", metrics_doc)
-    folder.write_text("config.toml", config_text)
+    folder.write_text("config.toml", record.config_text)
     equity = equity_frame(outcomes, bench, main)
     folder.write_csv("equity.csv", equity)
     trades = outcomes[main].trades
@@ -119,16 +107,16 @@ def write_run_outputs(
         "command": sys.argv,
         "strategy": main,
         "baselines": [n for n in outcomes if n != main],
-        "data": data_record(loads),
+        "data": data_record(record.loads),
         "model_versions": list(produced.model_versions) if produced is not None else [],
-        "libraries": dict(libraries),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "libraries": dict(record.libraries),
+        "timings_s": {k: round(v, 3) for k, v in record.timings.items()},
     }
     if cfg.report.html:
         parts = report_parts(outcomes, bench, main, table, equity)
         if produced is not None:
             parts.extend(produced.report_parts)
-        page = render_page(f"Backtest {folder.run_id}", summary_lines(cfg, main, table, loads), parts)
+        page = render_page(f"Backtest {folder.run_id}", summary_lines(cfg, main, table, record.loads), parts)
         folder.write_text("report.html", page)
     folder.write_json("run.json", run_info)
     return metrics_doc

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.config import RunConfig
+from backtests.presets.config import RunConfig
 from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
 from ground.errors import UserInputError
+from ground.signals import SENT_CONF, SENT_COUNT, SENT_SCORE
 from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
 from ml.sentiment.labels import confidence_from_probs
 from ml.sentiment.model import SentimentModel
@@ -77,7 +78,7 @@ def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store
     """Sentiment per bar for ``symbol`` from the archive, using only item versions visible by each bar's cutoff."""
     path = archive_path(cfg)
     agg = cfg.sentiment.aggregation()
-    empty = pd.DataFrame({"sent_score": np.nan, "sent_conf": 0.0, "sent_count": 0.0}, index=bars)
+    empty = pd.DataFrame({SENT_SCORE: np.nan, SENT_CONF: 0.0, SENT_COUNT: 0.0}, index=bars)
     if not path.is_file():
         log.info("%s: no news archive at %s: sentiment has no opinion", symbol, path)
         return NewsSignals(empty, "", {"archive": str(path), "items": 0})
@@ -93,12 +94,12 @@ def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store
                          "confidence": scored["confidence"]})
     agg_frame = aggregate_sentiment(feed, bars, agg)
     frame = pd.DataFrame(
-        {"sent_score": agg_frame["score"], "sent_conf": agg_frame["confidence"], "sent_count": agg_frame["count"]},
+        {SENT_SCORE: agg_frame["score"], SENT_CONF: agg_frame["confidence"], SENT_COUNT: agg_frame["count"]},
         index=bars,
     )
     months = scored["published"].dt.tz_convert(None).dt.to_period("M").value_counts().sort_index()
     summary = {"archive": str(path), "items": len(scored), "model_version": version, "cache_hits": hits,
-               "bars_with_opinion": int(frame["sent_score"].notna().sum())}
+               "bars_with_opinion": int(frame[SENT_SCORE].notna().sum())}
     log.info("%s: %d news item versions, %d bars with a sentiment opinion", symbol, len(scored),
              summary["bars_with_opinion"])
     return NewsSignals(frame, version, summary, months.astype(float))

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import backtrader as bt
 import pandas as pd
 import tomli_w
 
-from backtests import metrics as m
-from backtests.assemble import build_cerebro
-from backtests.config import RunConfig
-from backtests.outcome import Outcome
-from backtests.reporting import write_run_outputs
-from backtests.runfolder import LIBRARIES, RunFolder, new_run_id
+from backtests.presets.config import RunConfig
+from backtests.report import metrics as m
+from backtests.report.folder import LIBRARIES, RunFolder, new_run_id
+from backtests.report.records import Outcome, ProducedSignals, RunRecord
+from backtests.report.writer import write_run_outputs
+from backtests.run.assemble import build_cerebro
 from feeds.prices import PriceLoad, load_prices
-from ground.choices import suggest
 from ground.config import to_mapping
 from ground.errors import ConfigError
 from ground.provenance import library_versions
-from strategies.registry import STRATEGIES, StrategySpec
+from strategies.registry import StrategySpec, strategy_spec
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +41,23 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def strategy_spec(name: str) -> StrategySpec:
-    """The registered strategy of that name, or a clear error with close matches."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        hint = suggest(name, STRATEGIES) or f"choose one of: {', '.join(STRATEGIES)}"
-        raise ConfigError(f"unknown strategy '{name}'", "--strategy", hint) from None
+class SignalProducer(Protocol):
+    """What a strategy that reads signals needs: how much history to load, and the signals over the window."""
 
+    def warmup_bars(self, cfg: RunConfig) -> int | None:
+        """Bars to load before the first trading bar (None: all history)."""
+        ...
 
-def strategy_params(spec: StrategySpec, cfg: RunConfig) -> dict[str, Any]:
-    """Keyword parameters of a strategy class, taken from the matching config sections."""
-    params: dict[str, Any] = {"invest_fraction": cfg.costs.invest_fraction}
-    if spec.name == "sma":
-        params.update(fast=cfg.sma.fast, slow=cfg.sma.slow)
-    return params
+    def produce(
+        self, cfg: RunConfig, spec: StrategySpec, loads: Mapping[str, PriceLoad], frames: Mapping[str, pd.DataFrame]
+    ) -> ProducedSignals:
+        """Signal lines for every symbol over its trading window, and what explains them."""
+        ...
 
 
 def min_bars(spec: StrategySpec, cfg: RunConfig) -> int:
-    """Bars a strategy needs before it can decide at all (its indicators' warm-up)."""
-    return cfg.sma.slow + 1 if spec.name == "sma" else 2
+    """Bars a strategy needs before it can decide at all, from its own parameters."""
+    return spec.min_bars(cfg.strategy_params(spec.section))
 
 
 def load_frames(cfg: RunConfig, warmup_bars: int | None = 0) -> dict[str, PriceLoad]:
@@ -97,24 +93,17 @@ def trading_window(frame: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
 
 
 def run_strategy(
-    name: str,
     spec: StrategySpec,
     frames: Mapping[str, pd.DataFrame],
     cfg: RunConfig,
     *,
     signals: Mapping[str, pd.DataFrame] | None = None,
-    sizer: tuple[type, Mapping[str, Any]] | None = None,
-    params: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Run one strategy through Cerebro and turn its recorders into series, tables and metrics."""
-    cerebro = build_cerebro(
-        frames, spec.cls, params if params is not None else strategy_params(spec, cfg), cfg.costs, cfg.run.cash,
-        signals=signals, sizer=sizer,
-    )
-    strat = cerebro.run()[0]
+    strat = build_cerebro(frames, spec, cfg, signals=signals).run()[0]
     eq = strat.analyzers.equity.get_analysis()
     index = pd.DatetimeIndex([bt.num2date(d) for d in eq["dates"]], name="date").normalize()
-    equity = pd.Series(eq["values"], index=index, name=name)
+    equity = pd.Series(eq["values"], index=index, name=spec.name)
     exposure = pd.Series(eq["exposure"], index=index, name="exposure")
     rec = strat.analyzers.fills.get_analysis()
     fills = pd.DataFrame(rec["fills"], columns=["date", "symbol", "side", "size", "price", "value", "commission"])
@@ -129,7 +118,7 @@ def run_strategy(
         **m.position_metrics(exposure, traded, equity),
         "commission_paid": float(fills["commission"].sum()) if len(fills) else 0.0,
     }
-    return Outcome(name, equity, exposure, fills, trades, stats)
+    return Outcome(spec.name, equity, exposure, fills, trades, stats)
 
 
 def benchmark_equity(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:
@@ -140,20 +129,11 @@ def benchmark_equity(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Seri
     return bench
 
 
-SignalProducer = Callable[..., Any]
-
-
-def execute(
-    cfg: RunConfig,
-    *,
-    signal_producer: SignalProducer | None = None,
-    now: datetime | None = None,
-) -> RunResult:
+def execute(cfg: RunConfig, *, signal_producer: SignalProducer | None = None, now: datetime | None = None) -> RunResult:
     """Run the configured strategy end to end and write ``reports/<run-id>/``.
 
-    ``signal_producer`` turns price loads into per-symbol signal frames for strategies that read signals; it
-    returns an object with ``signals`` (symbol -> frame), ``sizer``, ``params``, ``report_parts``, ``model_versions``
-    and ``metrics`` (see ``backtests.signals.ProducedSignals``).
+    ``signal_producer`` makes the signal lines of strategies that read them (``backtests.signals``); price-only
+    strategies need none.
     """
     timings: dict[str, float] = {}
     spec = strategy_spec(cfg.run.strategy)
@@ -168,41 +148,35 @@ def execute(
     timings["load_s"] = time.perf_counter() - t0
 
     produced = None
-    if spec.signals is not None:
+    if signal_producer is not None and spec.signals is not None:
         t1 = time.perf_counter()
         produced = signal_producer.produce(cfg, spec, loads, frames)
         timings["signals_s"] = time.perf_counter() - t1
+        timings.update(produced.timings)
 
     bars = min(len(f) for f in frames.values())
     if bars < min_bars(spec, cfg):
         raise ConfigError(f"strategy '{spec.name}' needs at least {min_bars(spec, cfg)} bars, the window has {bars}",
                           "--from/--to", "widen the date range")
     t2 = time.perf_counter()
-    outcomes: dict[str, Outcome] = {}
-    outcomes[spec.name] = run_strategy(
-        spec.name, spec, frames, cfg,
-        signals=produced.signals if produced else None,
-        sizer=produced.sizer if produced else None,
-        params=produced.params if produced else None,
-    )
+    outcomes = {spec.name: run_strategy(spec, frames, cfg, signals=produced.signals if produced else None)}
     for base in cfg.report.baselines:
-        base_spec = strategy_spec(base)
+        base_spec = strategy_spec(base, "report.baselines")
         if base == spec.name:
             continue
         if bars < min_bars(base_spec, cfg):
             log.warning("baseline %s skipped: it needs %d bars, the window has %d", base, min_bars(base_spec, cfg), bars)
             continue
-        outcomes[base] = run_strategy(base, base_spec, frames, cfg)
+        outcomes[base] = run_strategy(base_spec, frames, cfg)
     timings["backtest_s"] = time.perf_counter() - t2
     bench = benchmark_equity(frames, cfg.run.cash)
 
     config_text = tomli_w.dumps(to_mapping(cfg))
-    run_id = new_run_id(spec.name, config_text, now)
-    folder = RunFolder(Path(cfg.run.reports_dir), run_id)
+    folder = RunFolder(Path(cfg.run.reports_dir), new_run_id(spec.name, config_text, now))
     t3 = time.perf_counter()
-    all_metrics = write_run_outputs(
-        folder, cfg, config_text, spec, outcomes, bench, loads, produced, timings, library_versions(LIBRARIES)
-    )
+    record = RunRecord(folder.run_id, cfg, config_text, spec, outcomes, bench, loads, produced, timings,
+                       library_versions(LIBRARIES))
+    all_metrics = write_run_outputs(folder, record)
     timings["report_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0
-    return RunResult(run_id, folder.path, outcomes, bench, all_metrics, timings)
+    return RunResult(folder.run_id, folder.path, outcomes, bench, all_metrics, timings)

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests import charts
-from backtests.report import ReportPart, frame_table
+from backtests.report import charts
+from backtests.report.html import ReportPart, frame_table
 from ml.gm.calibration import hit_rate_by_confidence
 
 FOLD_COLUMNS = (
