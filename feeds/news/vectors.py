@@ -138,6 +138,15 @@ class VectorStore:
         total = self._conn.execute("SELECT count(*) FROM news_versions").fetchone()
         return int(embedded[0]), int(total[0])
 
+    def ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Item ids that start with ``prefix`` (at most ``limit``; two are enough to say it is ambiguous)."""
+        if not prefix:
+            return []
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self._conn.execute("SELECT DISTINCT id FROM news_versions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                                  (prefix, upper, limit)).fetchall()
+        return [r[0] for r in rows]
+
     def entries(self, encoder: str, *, symbol: str | None = None, since: datetime | None = None,
                 until: datetime | None = None, item_id: str | None = None) -> list[VectorEntry]:
         """The latest version of each item known at ``until`` (default: now), with its vector if it has one.
