@@ -210,15 +210,18 @@ def embed(encoder: str, force: bool, batch: int, config_path: Path, archive: Pat
     _embed_pending(resolve_archive_path(archive, load_config(config_path)), encoder, force=force, batch=batch)
 
 
-def _index(store: VectorStore, encoder_id: str, entries: list[VectorEntry]) -> tuple[list[VectorEntry], VectorIndex]:
-    embedded = [e for e in entries if e.vector is not None]
-    if not embedded:
+def _index(store: VectorStore, encoder_id: str, symbol: str | None = None, since: datetime | None = None,
+           until: datetime | None = None, skip: str | None = None) -> tuple[list[str], VectorIndex]:
+    """The ids and the search index of the embedded items that match the filters (``skip``: an id left out)."""
+    stored = store.vectors(encoder_id, symbol=symbol, since=since, until=until)
+    keep = [i for i, (item_id, _) in enumerate(stored.keys) if item_id != skip]
+    if not keep:
         raise UserInputError("no embedded items match", where=str(store.path),
                              fix="run `bt-news embed` (with the same --encoder), or widen --symbol/--from/--to")
-    if len(embedded) < len(entries):
-        click.echo(f"{len(entries) - len(embedded)} matching item(s) have no vector yet: run `bt-news embed`",
-                   err=True)
-    return embedded, VectorIndex.from_blobs([e.vector for e in embedded if e.vector is not None], embedded[0].dim)
+    if stored.missing:
+        click.echo(f"{stored.missing} matching item(s) have no vector yet: run `bt-news embed`", err=True)
+    return ([stored.keys[i][0] for i in keep],
+            VectorIndex.from_blobs([stored.blobs[i] for i in keep], stored.dim))
 
 
 def _print_hit(score: float, entry: VectorEntry, marker: str = "") -> None:
@@ -250,9 +253,9 @@ def search(text: str, symbol: str | None, since: str | None, until: str | None, 
         raise UserInputError("--from is after --to", where="--from/--to", fix="swap the two dates")
     model = embedding_encoder(encoder)
     with VectorStore(resolve_archive_path(archive, load_config(config_path))) as store:
-        entries, index = _index(store, model.id, store.entries(model.id, symbol=symbol, since=lower, until=upper))
-    for hit in index.search(model.encode([text])[0], k):
-        _print_hit(hit.score, entries[hit.row])
+        ids, index = _index(store, model.id, symbol, lower, upper)
+        for hit in index.search(model.encode([text])[0], k):
+            _print_hit(hit.score, store.entries(model.id, item_id=ids[hit.row], until=upper)[0])
 
 
 @main.command()
@@ -276,12 +279,13 @@ def similar(item_id: str, k: int, encoder: str, config_path: Path, archive: Path
             raise UserInputError(f"{'no' if not matches else len(matches)} item(s) with id {item_id!r}",
                                  where="ITEM_ID", fix="copy an id (or a longer prefix) from `bt-news search` or list")
         target = store.entries(model.id, item_id=matches[0])[0]
-        entries, index = _index(store, model.id, [e for e in store.entries(model.id) if e.id != target.id])
-    query = from_bytes(target.vector, target.dim) if target.vector is not None else model.encode([target.title])[0]
-    extractor = FactExtractor()
-    facts = extractor.extract(target.title, target.symbols)
-    _print_hit(1.0, target, " (item)")
-    for hit in index.search(query, k):
-        entry = entries[hit.row]
-        same = is_same_story(hit.score, target.lang, facts, entry.lang, extractor.extract(entry.title, entry.symbols))
-        _print_hit(hit.score, entry, "*" if same else "")
+        ids, index = _index(store, model.id, skip=target.id)
+        query = from_bytes(target.vector, target.dim) if target.vector is not None else model.encode([target.title])[0]
+        extractor = FactExtractor()
+        facts = extractor.extract(target.title, target.symbols)
+        _print_hit(1.0, target, " (item)")
+        for hit in index.search(query, k):
+            entry = store.entries(model.id, item_id=ids[hit.row])[0]
+            same = is_same_story(hit.score, target.lang, facts, entry.lang,
+                                 extractor.extract(entry.title, entry.symbols))
+            _print_hit(hit.score, entry, "*" if same else "")

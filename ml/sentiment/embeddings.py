@@ -62,22 +62,29 @@ class VectorIndex:
     """Exact cosine search over a fixed set of L2-normalised vectors (``[N, D]`` float32)."""
 
     def __init__(self, vectors: np.ndarray) -> None:
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        matrix = np.array(vectors, dtype=np.float32, order="C")  # an own, writable copy
         if matrix.ndim != 2:
             raise ValueError(f"vectors must be [N, D], got shape {matrix.shape}")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)  # [N, 1]
-        self.matrix = matrix / np.maximum(norms, 1e-12)
+        self.matrix = self._normalised(matrix)
+
+    @staticmethod
+    def _normalised(matrix: np.ndarray) -> np.ndarray:
+        norms = np.sqrt(np.einsum("nd,nd->n", matrix, matrix))[:, None]  # [N, D] -> [N, 1]
+        matrix /= np.maximum(norms, 1e-12)
+        return matrix
 
     @classmethod
     def from_blobs(cls, blobs: Sequence[bytes], dim: int) -> VectorIndex:
         """An index over stored vectors, in the order given."""
         if not blobs:
             return cls(np.zeros((0, dim), dtype=np.float32))
-        joined = np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE)
+        joined = np.frombuffer(bytearray().join(blobs), dtype=VECTOR_DTYPE)  # writable, one copy of the bytes
         if joined.shape[0] != len(blobs) * dim:
             raise ModelError("stored vectors have mixed widths", "news vector store",
                              "re-embed the archive with `bt-news embed --force`")
-        return cls(joined.reshape(len(blobs), dim))  # [N * D] -> [N, D]
+        index = cls.__new__(cls)
+        index.matrix = cls._normalised(joined.reshape(len(blobs), dim))  # [N * D] -> [N, D]
+        return index
 
     def __len__(self) -> int:
         return int(self.matrix.shape[0])
