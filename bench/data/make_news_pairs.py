@@ -32,9 +32,9 @@ EN_Q = {1: "first", 2: "second", 3: "third", 4: "fourth"}
 
 @dataclass(frozen=True)
 class Event:
+    """One event: its kind, direction and the slots its phrasings are filled with."""
+
     kind: str
-    en: str
-    zh: str
     up: bool = True
     q: int = 1
     p: int = 10  # a percentage
@@ -127,9 +127,9 @@ def _render(ev: Event, company: tuple[str, str], lang: str, phrase: int) -> str:
 def _random_event(rng: random.Random) -> Event:
     kind = rng.choice(list(PHRASES))
     up = rng.choice(list(PHRASES[kind]))
-    return Event(kind, "", "", up=up, q=rng.randint(1, 4), p=rng.choice([3, 5, 8, 12, 15, 18, 22, 25, 30, 40]),
-                 x=rng.choice([2, 4, 6, 10, 15, 20, 25, 30, 45, 60]), n=rng.choice([1500, 3000, 6000, 8000, 12000, 20000]),
-                 bank=rng.randrange(len(BANKS)))
+    return Event(kind, up=up, q=rng.randint(1, 4), p=rng.choice([3, 5, 8, 12, 15, 18, 22, 25, 30, 40]),
+                 x=rng.choice([2, 4, 6, 10, 15, 20, 25, 30, 45, 60]),
+                 n=rng.choice([1500, 3000, 6000, 8000, 12000, 20000]), bank=rng.randrange(len(BANKS)))
 
 
 def _hard_variant(ev: Event, rng: random.Random) -> Event:

@@ -20,6 +20,7 @@ from ground.errors import UserInputError
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _FAR = 2**62
+_QUERY_CHUNK = 400  # two bound parameters per key; older SQLite builds allow at most 999
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS news_vectors (
@@ -148,6 +149,21 @@ class VectorStore:
         with self._transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO news_vectors VALUES (?, ?, ?, ?, ?, ?)", values)
         return len(values)
+
+    def by_key(self, encoder: str, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        """Vector bytes of the given (id, version) pairs under ``encoder``; pairs without a vector are absent.
+
+        For callers that hold archive rows already (``NewsArchive.frame`` gives every version with its times).
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: dict[tuple[str, int], bytes] = {}
+        for start in range(0, len(wanted), _QUERY_CHUNK):
+            chunk = wanted[start:start + _QUERY_CHUNK]
+            marks = " OR ".join("(id = ? AND version = ?)" for _ in chunk)
+            rows = self._conn.execute(f"SELECT id, version, vector FROM news_vectors WHERE encoder = ? AND ({marks})",
+                                      [encoder, *(v for key in chunk for v in key)]).fetchall()
+            found.update({(r[0], r[1]): bytes(r[2]) for r in rows})
+        return found
 
     def counts(self, encoder: str) -> tuple[int, int]:
         """(item versions with a vector under ``encoder``, item versions in the archive)."""

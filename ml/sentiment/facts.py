@@ -86,8 +86,10 @@ _UP_EN = (r"raise[sd]?|rais\w+|lifts?|lifted|boost\w*|hikes?|hiked|rises?|rose|r
           r"(?:add\w*|creat\w+) [\w,. ]{0,20}jobs")
 _DOWN_EN = (r"cuts?|cutting|lower(?:s|ed)?|reduc\w+|trims?|trimmed|slash\w*|falls?|fell|fallen|drops?|dropped|"
             r"slides?|slid|plung\w+|tumbl\w+|sinks?|sank|slump\w*|miss\w*|declin\w+|decreas\w+|shrink\w*|shrank|"
-            r"down|downgrade[sd]?|lay(?:s|ing)? off|layoffs?|weak\w*|worse than expected|falls short|sell-off|selloff|slowdown|slows?")
-_UP_ZH = r"招聘|扩招|新增|上调|调高|提高|上涨|大涨|飙升|走高|攀升|增长|增加|超预期|超出预期|好于预期|高于预期|上升|上扬|涨|升至|提升|扩大|新高|强劲|上修"
+            r"down|downgrade[sd]?|lay(?:s|ing)? off|layoffs?|weak\w*|worse than expected|falls short|sell-off|"
+            r"selloff|slowdown|slows?")
+_UP_ZH = (r"招聘|扩招|新增|上调|调高|提高|上涨|大涨|飙升|走高|攀升|增长|增加|超预期|超出预期|好于预期|高于预期|"
+          r"上升|上扬|涨|升至|提升|扩大|新高|强劲|上修")
 _DOWN_ZH = (r"裁员|下调|调低|降低|下跌|大跌|暴跌|走低|下滑|下降|减少|不及预期|低于预期|逊于预期|跌|降至|削减|缩减|裁减|"
             r"新低|疲软|下修|放缓|降价")
 
@@ -110,7 +112,8 @@ _MULTIPLIERS = {
 }
 _NUMBER = re.compile(
     r"(?P<cur>[$€£¥]|US\$|HK\$|RMB ?)?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s?"
-    r"(?P<unit>%|percent|per cent|个百分点|trillion|billion|million|thousand|万亿|千万|百万|亿|万|千|tn|bn|mn|[bmk](?![a-z]))?"
+    r"(?P<unit>%|percent|per cent|个百分点|trillion|billion|million|thousand|万亿|千万|百万|亿|万|千|tn|bn|mn|"
+    r"[bmk](?![a-z]))?"
     r"\s?(?P<cur2>美元|元|港元|人民币|dollars?|yuan|usd|rmb)?",
     re.IGNORECASE,
 )

@@ -25,7 +25,10 @@ from ml.sentiment.facts import Facts, FactExtractor, conflicts
 
 @dataclass(frozen=True)
 class StoryRules:
-    """The duplicate decision. Shipped thresholds: ``bench/news_similarity.py --tune`` on bench/data/news_pairs_tune.csv only."""
+    """The duplicate decision.
+
+    Shipped thresholds: ``bench/news_similarity.py --tune`` on bench/data/news_pairs_tune.csv, and on nothing else.
+    """
 
     same_language: float = 0.895  # cosine threshold for two headlines in one language
     cross_language: float = 0.755  # ... and for an English against a Chinese headline

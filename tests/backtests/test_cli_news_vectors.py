@@ -29,7 +29,8 @@ def archive(tmp_path: Path) -> Path:
     path = tmp_path / "news.sqlite"
     with NewsArchive(path) as store:
         store.add(NewsItem(id=i, published=T0 + timedelta(hours=h), title=t, summary="", source="test", link="",
-                           lang=lang, symbols=syms, fetched_at=T0 + timedelta(hours=h)) for i, h, lang, syms, t in HEADLINES)
+                           lang=lang, symbols=syms, fetched_at=T0 + timedelta(hours=h))
+                  for i, h, lang, syms, t in HEADLINES)
     return path
 
 

@@ -46,6 +46,7 @@ def test_pending_then_put_then_nothing_pending(path: Path) -> None:
         assert store.pending(ENC) == [] and store.counts(ENC) == (3, 3)
         assert len(store.pending("test:other")) == 3  # another encoder version starts from nothing
         assert len(store.pending(ENC, include_embedded=True)) == 3
+        assert store.by_key(ENC, [("a", 2), ("b", 1), ("zz", 1)]) == {("a", 2): blob(2), ("b", 1): blob(1)}
 
 
 def test_entries_follow_the_archive_point_in_time_rule(path: Path) -> None:
