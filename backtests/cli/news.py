@@ -248,8 +248,8 @@ def search(text: str, symbol: str | None, since: str | None, until: str | None, 
     if not text.strip():
         raise UserInputError("empty search text", where="TEXT", fix='give a phrase, e.g. "Nvidia raises guidance"')
     lower = _cli_time(since, "--from") if since else None
-    upper = _cli_time(until, "--to") if until else None
-    if lower and upper and lower > upper:
+    upper = _cli_time(until, "--to") if until else datetime.now(timezone.utc)
+    if lower and lower > upper:
         raise UserInputError("--from is after --to", where="--from/--to", fix="swap the two dates")
     model = embedding_encoder(encoder)
     with VectorStore(resolve_archive_path(archive, load_config(config_path))) as store:

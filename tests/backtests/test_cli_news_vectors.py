@@ -95,3 +95,17 @@ def test_search_before_embedding_says_what_to_run(archive: Path) -> None:
     result = run("search", "Nvidia", "--archive", str(archive))
     assert result.exit_code == 2
     assert "no embedded items match" in result.stderr and "bt-news embed" in result.stderr
+
+
+def test_import_with_embed_makes_items_searchable_at_once(tmp_path: Path) -> None:
+    csv = tmp_path / "history.csv"
+    csv.write_text("published,title,symbols\n2024-05-22T20:00:00Z,Nvidia raises full-year guidance,NVDA\n"
+                   "2024-05-23T08:00:00Z,Tesla recalls 2 million vehicles,TSLA\n", encoding="utf-8")
+    config = tmp_path / "feeds.toml"
+    config.write_text('[symbols]\nNVDA = ["Nvidia"]\n', encoding="utf-8")
+    db = str(tmp_path / "news.sqlite")
+    imported = run("import", str(csv), "--embed", "--config", str(config), "--archive", db)
+    assert imported.exit_code == 0, imported.output
+    assert "embedded 2 item version(s)" in imported.stdout
+    found = run("search", "英伟达上调指引", "-k", "1", "--config", str(config), "--archive", db)
+    assert "Nvidia raises full-year guidance" in found.stdout
