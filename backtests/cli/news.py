@@ -1,4 +1,4 @@
-"""`bt-news`: collect RSS/Atom feeds, import historical news, list what the archive holds.
+"""`bt-news`: collect RSS/Atom feeds, import historical news, list what the archive holds, embed and search it.
 
 The archive is, in order of precedence: --archive, $BT_HYBRID_NEWS_DB, `archive` in the feeds config,
 $XDG_DATA_HOME/bt-hybrid/news.sqlite (default ~/.local/share/bt-hybrid/news.sqlite).
@@ -19,7 +19,11 @@ from feeds.news.collect import CollectReport, collect_every, collect_once
 from feeds.news.config import DEFAULT_CONFIG, NewsConfig, load_config
 from feeds.news.fetch import Fetcher
 from feeds.news.importer import COLUMNS, ImportValidationError, import_file
+from feeds.news.vectors import VectorEntry, VectorStore
 from ground.errors import UserInputError
+from ml.sentiment.embeddings import DEFAULT_ENCODER, VectorIndex, embedding_encoder, from_bytes, item_text, to_bytes
+from ml.sentiment.facts import FactExtractor
+from ml.sentiment.stories import is_same_story
 
 
 def resolve_archive_path(option: Path | None, config: NewsConfig | None) -> Path:
@@ -52,6 +56,14 @@ _archive_option = click.option(
 )
 
 
+_encoder_option = click.option(
+    "--encoder", default=DEFAULT_ENCODER, show_default=True,
+    help="Sentence encoder for similarity: e5 (English and Chinese), minilm (English) or a model folder.",
+)
+_embed_option = click.option("--embed", is_flag=True,
+                             help="Also embed the new items for search (as `bt-news embed` would).")
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log each rejected entry and each retry.")
 def main(verbose: bool) -> None:
@@ -72,8 +84,9 @@ def _print_report(report: CollectReport, run: int | None) -> None:
 @click.option("--every", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Collect again every MINUTES (start to start) instead of once.")
 @click.option("--max-runs", type=click.IntRange(min=1), default=None, help="Stop after N runs (with --every).")
+@_embed_option
 @user_errors
-def collect(config_path: Path, archive: Path | None, every: float | None, max_runs: int | None) -> None:
+def collect(config_path: Path, archive: Path | None, every: float | None, max_runs: int | None, embed: bool) -> None:
     """Fetch the configured feeds and store new items and new versions.
 
     Prints one line per feed: fetched / new / updated / unchanged / rejected (with reasons), or
@@ -85,12 +98,15 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
     if not config.feeds:
         raise UserInputError("the config lists no feeds", where=str(config_path), fix="add [[feeds]] entries")
     last: list[CollectReport] = []
+    path = resolve_archive_path(archive, config)
 
     def on_report(report: CollectReport) -> None:
         last.append(report)
         _print_report(report, len(last) if every is not None else None)
+        if embed:
+            _embed_pending(path, DEFAULT_ENCODER)
 
-    with NewsArchive(resolve_archive_path(archive, config)) as store, Fetcher(retries=config.retries) as fetcher:
+    with NewsArchive(path) as store, Fetcher(retries=config.retries) as fetcher:
         if every is None:
             on_report(collect_once(config, store, fetcher))
         else:
@@ -109,8 +125,10 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
 @click.option("--tz", "tz_name", default="", help="Zone of dates without an offset (default UTC; Chinese: UTC+8).")
 @_config_option
 @_archive_option
+@_embed_option
 @user_errors
-def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: Path, archive: Path | None) -> None:
+def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: Path, archive: Path | None,
+            embed: bool) -> None:
     """Import historical news from FILE (.csv with a header, or .jsonl), all rows or none.
 
     Every row is checked first; any bad row (reported with its line number) means nothing is written,
@@ -121,7 +139,8 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
     except (ZoneInfoNotFoundError, ValueError):
         raise UserInputError(f"unknown time zone {tz_name!r}", where="--tz", fix="use an IANA name") from None
     config = load_config(config_path)
-    with NewsArchive(resolve_archive_path(archive, config)) as store:
+    path = resolve_archive_path(archive, config)
+    with NewsArchive(path) as store:
         try:
             report = import_file(file, store, skip_bad=skip_bad, source=source, tz=tz, matcher=config.matcher())
         except ImportValidationError as exc:
@@ -133,6 +152,8 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
     added = report.added
     click.echo(f"{file}: rows={report.rows} new={added.new} updated={added.updated} unchanged={added.unchanged} "
                f"skipped={len(report.bad)}")
+    if embed:
+        _embed_pending(path, DEFAULT_ENCODER)
 
 
 @main.command(name="list")
@@ -154,3 +175,115 @@ def list_(symbol: str, since: str, until: str | None, limit: int, config_path: P
                               " ".join(item.symbols), item.title, item.link]))
     click.echo(f"{len(items)} item(s) about {symbol.upper()} since {since}; showing {min(limit, len(items))}",
                err=True)
+
+
+def _embed_pending(path: Path, encoder_spec: str, *, force: bool = False, batch: int = 256) -> None:
+    """Embed the item versions that have no vector under the encoder's current version; each batch commits."""
+    encoder = embedding_encoder(encoder_spec)
+    with VectorStore(path) as store:
+        pending = store.pending(encoder.id, include_embedded=force)
+        for start in range(0, len(pending), batch):
+            chunk = pending[start:start + batch]
+            vectors = encoder.encode([item_text(p.title, p.summary) for p in chunk])
+            store.put(encoder.id, encoder.dim,
+                      [(p.id, p.version, to_bytes(v)) for p, v in zip(chunk, vectors, strict=True)])
+            click.echo(f"embedded {start + len(chunk)}/{len(pending)}", err=True)
+        embedded, total = store.counts(encoder.id)
+    click.echo(f"embedded {len(pending)} item version(s) with {encoder.id}; {embedded} of {total} have vectors")
+
+
+@main.command()
+@_encoder_option
+@click.option("--force", is_flag=True, help="Re-embed versions that already have a vector.")
+@click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True, help="Texts per commit.")
+@_config_option
+@_archive_option
+@user_errors
+def embed(encoder: str, force: bool, batch: int, config_path: Path, archive: Path | None) -> None:
+    """Compute sentence vectors for archived items that lack one (backfill; safe to stop and re-run).
+
+    Vectors are stored per encoder version; after an encoder changes, this embeds everything again under the
+    new version and searches use only the new vectors.
+    """
+    _embed_pending(resolve_archive_path(archive, load_config(config_path)), encoder, force=force, batch=batch)
+
+
+def _index(store: VectorStore, encoder_id: str, symbol: str | None = None, since: datetime | None = None,
+           until: datetime | None = None, skip: str | None = None) -> tuple[list[str], VectorIndex]:
+    """The ids and the search index of the embedded items that match the filters (``skip``: an id left out)."""
+    stored = store.vectors(encoder_id, symbol=symbol, since=since, until=until)
+    keep = [i for i, (item_id, _) in enumerate(stored.keys) if item_id != skip]
+    if not keep:
+        raise UserInputError("no embedded items match", where=str(store.path),
+                             fix="run `bt-news embed` (with the same --encoder), or widen --symbol/--from/--to")
+    if stored.missing:
+        click.echo(f"{stored.missing} matching item(s) have no vector yet: run `bt-news embed`", err=True)
+    return ([stored.keys[i][0] for i in keep],
+            VectorIndex.from_blobs([stored.blobs[i] for i in keep], stored.dim))
+
+
+def _print_hit(score: float, entry: VectorEntry, marker: str = "") -> None:
+    click.echo("\t".join([f"{score:.3f}" + marker, entry.published.isoformat(timespec="seconds"), entry.lang,
+                          " ".join(entry.symbols), entry.title, entry.id]))
+
+
+@main.command()
+@click.argument("text")
+@click.option("--symbol", default=None, help="Only items about this ticker.")
+@click.option("--from", "since", default=None, help="Earliest published date (YYYY-MM-DD or ISO time; UTC if naive).")
+@click.option("--to", "until", default=None, help="Point in time to search the archive at (default: now).")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many results.")
+@_encoder_option
+@_config_option
+@_archive_option
+@user_errors
+def search(text: str, symbol: str | None, since: str | None, until: str | None, k: int, encoder: str,
+           config_path: Path, archive: Path | None) -> None:
+    """Items closest in meaning to TEXT (any language with e5), best first.
+
+    Prints cosine, published time, language, symbols, title and id (tab-separated); pass the id to `similar`.
+    """
+    if not text.strip():
+        raise UserInputError("empty search text", where="TEXT", fix='give a phrase, e.g. "Nvidia raises guidance"')
+    lower = _cli_time(since, "--from") if since else None
+    upper = _cli_time(until, "--to") if until else datetime.now(timezone.utc)
+    if lower and lower > upper:
+        raise UserInputError("--from is after --to", where="--from/--to", fix="swap the two dates")
+    model = embedding_encoder(encoder)
+    with VectorStore(resolve_archive_path(archive, load_config(config_path))) as store:
+        ids, index = _index(store, model.id, symbol, lower, upper)
+        for hit in index.search(model.encode([text])[0], k):
+            _print_hit(hit.score, store.entries(model.id, item_id=ids[hit.row], until=upper)[0])
+
+
+@main.command()
+@click.argument("item_id")
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many results.")
+@_encoder_option
+@_config_option
+@_archive_option
+@user_errors
+def similar(item_id: str, k: int, encoder: str, config_path: Path, archive: Path | None) -> None:
+    """Items closest in meaning to the item ITEM_ID (its id or a unique prefix), best first.
+
+    Results judged the same story (close enough and no contradicting company, event, direction, period or
+    figure) are marked with `*` after the cosine.
+    """
+    model = embedding_encoder(encoder)
+    with VectorStore(resolve_archive_path(archive, load_config(config_path))) as store:
+        matches = store.ids_with_prefix(item_id.strip())
+        matches = [item_id.strip()] if item_id.strip() in matches else matches
+        if len(matches) != 1:
+            raise UserInputError(f"{'no' if not matches else len(matches)} item(s) with id {item_id!r}",
+                                 where="ITEM_ID", fix="copy an id (or a longer prefix) from `bt-news search` or list")
+        target = store.entries(model.id, item_id=matches[0])[0]
+        ids, index = _index(store, model.id, skip=target.id)
+        query = from_bytes(target.vector, target.dim) if target.vector is not None else model.encode([target.title])[0]
+        extractor = FactExtractor()
+        facts = extractor.extract(target.title, target.symbols)
+        _print_hit(1.0, target, " (item)")
+        for hit in index.search(query, k):
+            entry = store.entries(model.id, item_id=ids[hit.row])[0]
+            same = is_same_story(hit.score, target.lang, facts, entry.lang,
+                                 extractor.extract(entry.title, entry.symbols))
+            _print_hit(hit.score, entry, "*" if same else "")
