@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from backtests.config import load_config  # noqa: E402
 from bench.common import markdown_table, report  # noqa: E402
 from feeds.prices import load_prices  # noqa: E402
-from ml.ensemble import GMEnsembleConfig  # noqa: E402
-from ml.gm_run import run_gm_walk_forward  # noqa: E402
-from ml.walkforward import WalkForwardConfig  # noqa: E402
+from ml.gm.config import GMEnsembleConfig  # noqa: E402
+from ml.gm.runner import run_gm_walk_forward  # noqa: E402
+from ml.gm.walkforward import WalkForwardConfig  # noqa: E402
 
 log = logging.getLogger("bench.gpu_check")
 
