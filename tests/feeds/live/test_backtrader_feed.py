@@ -75,3 +75,26 @@ def ConnectionError_(text: str) -> Exception:  # noqa: N802 (reads as the error 
     from ground.errors import SourceUnavailableError
 
     return SourceUnavailableError(f"NVDA: {text}", where="table")
+
+
+def test_a_clock_that_jumps_back_delivers_nothing_twice() -> None:
+    table = daily_bars(DAILY, "2024-12-02", "2025-01-10")
+    clock = ScaledClock(pd.Timestamp("2024-12-20 22:00", tz="UTC").to_pydatetime(), speed=3600 * 24 * 3)
+    poller = BarPoller(TableSource("NVDA", table), DAILY, history_start=pd.Timestamp("2024-12-01", tz="UTC"),
+                       until=pd.Timestamp("2024-12-27 22:30", tz="UTC"))
+    runner = LiveFeedRunner(poller, clock)
+
+    class JumpBack(Recorder):
+        def next(self) -> None:
+            super().next()
+            if self.seen[-1][0] == "2024-12-23":
+                clock.jump(-pd.Timedelta(days=2))  # the system clock is set back two days
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(LiveData(runner=runner, qcheck=0.2))
+    cerebro.addstrategy(JumpBack)
+    strat = cerebro.run()[0]
+
+    days = [d for d, _ in strat.seen]
+    assert len(days) == len(set(days)) == 19 and days[-1] == "2024-12-27"
+    assert any(n.kind == "clock" and "went back" in n.text for n in runner.notices)
