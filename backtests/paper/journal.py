@@ -143,8 +143,8 @@ class Journal:
     def __init__(self, path: str | Path, *, max_pages: int | None = None) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
@@ -153,8 +153,12 @@ class Journal:
             if max_pages is not None:
                 self._conn.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         except sqlite3.DatabaseError as exc:
+            self._conn.close()
             raise JournalError(f"cannot open the paper journal: {exc}", where=str(self.path),
                                fix="point --journal at a paper journal or a new file") from None
+        except JournalError:
+            self._conn.close()
+            raise
 
     def _init_schema(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -350,8 +354,14 @@ class Journal:
         return pd.Timestamp(row[0]) if row and row[0] else None
 
     def query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read-only access for status and reports."""
+        """Reads for status and reports (SELECT or WITH); every write goes through the methods above."""
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            raise ValueError("Journal.query only reads; use the journal's methods to write")
         return self._conn.execute(sql, args).fetchall()
+
+    def page_count(self) -> int:
+        """Pages the journal file holds (the unit of ``max_pages``)."""
+        return int(self._conn.execute("PRAGMA page_count").fetchone()[0])
 
 
 def _position_after(size: float, price: float, fill: float, fill_price: float) -> tuple[float, float]:

@@ -99,9 +99,10 @@ class JournalledOrders:
 
     def _resume(self) -> None:
         """On the replayed bar: intents for decisions that had none, then every open order sent again."""
-        for decision_id in self.journal.recover(self.symbol).undecided_orders:
+        state = self.journal.recover(self.symbol)
+        for decision_id in state.undecided_orders:
             self._place(decision_id)
-        for intent in self.journal.recover(self.symbol).open_orders:
+        for intent in state.open_orders:
             self._submit(intent)
 
     def _place(self, decision_id: int) -> None:

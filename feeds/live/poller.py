@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,7 @@ class BarPoller:
         self._until = pd.Timestamp(until).tz_convert("UTC") if until is not None else None
         self._delivered: OrderedDict[pd.Timestamp, tuple[float, ...]] = OrderedDict()
         self._last: Slot | None = self.sessions.slot_of(self._floor) if self._floor is not None else None
-        self._reported: set[tuple[str, object]] = set()
+        self._reported: OrderedDict[tuple[str, object], None] = OrderedDict()
         self.status = ""
         self._failures = 0
         self._failing_since: pd.Timestamp | None = None
@@ -293,17 +293,11 @@ class BarPoller:
     def _notice(self, events: list[Event], kind: str, key: object, text: str) -> None:
         if (kind, key) in self._reported:
             return
-        self._reported.add((kind, key))
+        self._reported[(kind, key)] = None
+        while len(self._reported) > 4 * self.policy.keep_bars:  # said once per bar, remembered for a while
+            self._reported.popitem(last=False)
         events.append(self._log(Notice(kind, text)))
 
     def _log(self, notice: Notice) -> Notice:
         logger.warning("%s feed: %s", self.source.symbol, notice.text)
         return notice
-
-
-def default_history_start(now: datetime, sessions: ExchangeSessions, bars: int) -> datetime:
-    """A start time that holds about ``bars`` bars before ``now`` (calendar days for daily, sessions otherwise)."""
-    if sessions.daily:
-        return now - timedelta(days=int(bars * 1.5) + 7)
-    per_session = max(1, int(pd.Timedelta(hours=6.5) / sessions.step))
-    return now - timedelta(days=int(bars / per_session * 1.5) + 4)

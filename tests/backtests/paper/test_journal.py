@@ -30,6 +30,9 @@ def test_a_fill_moves_position_and_cash_in_one_step(tmp_path: Path) -> None:
         with pytest.raises(JournalError, match="fill for order .* that is filled"):
             journal.record_fill(intent.client_id, BAR, 10, 10.0, 0.05)  # a second fill of one order
         assert journal.recover("NVDA").open_orders == []
+        decide(journal, BAR + pd.Timedelta(days=1), -10)
+        assert journal.bar_before("NVDA", BAR + pd.Timedelta(days=1)) == BAR  # a feed resumes after it
+        assert journal.bar_before("NVDA", BAR) is None
 
 
 def test_a_decision_to_hold_makes_no_order(tmp_path: Path) -> None:
@@ -60,6 +63,11 @@ def test_another_sessions_journal_is_refused(tmp_path: Path) -> None:
     assert "symbol: journal has 'NVDA', asked 'AMD'" in str(err.value) and "new --journal" in str(err.value)
 
 
+def test_query_only_reads(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as journal, pytest.raises(ValueError, match="only reads"):
+        journal.query("DELETE FROM orders")
+
+
 def test_files_that_are_not_journals_are_refused(tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as conn:
@@ -82,8 +90,8 @@ def test_a_failed_write_rolls_back_whole(tmp_path: Path) -> None:
         journal.begin({"symbol": "NVDA"}, 1000.0)
         intent = journal.record_intent(decide(journal, BAR, 10))
         journal.mark_submitted(intent.client_id)
-        pages = journal.query("PRAGMA page_count")[0][0]
-        journal.query(f"PRAGMA max_page_count = {pages}")
+        pages = journal.page_count()
+    with Journal(tmp_path / "j.sqlite", max_pages=pages) as journal:  # the disk is full from here on
         big = Decision("NVDA", BAR + pd.Timedelta(days=1), "hold", 0.0, 0.0, 0.0, inputs={"x": "y" * 20_000})
         journal.record_bar("NVDA", big.bar, (10.0, 11.0, 9.0, 10.5, 100.0))
         with pytest.raises(JournalWriteError, match="database or disk is full") as err:

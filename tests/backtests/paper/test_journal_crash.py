@@ -86,7 +86,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_the_journal_resumes(bars: Path, u
     path = tmp_path / "journal.sqlite"
     with Journal(path) as journal:  # create it first, to learn how many pages the empty journal takes
         journal.begin({"symbol": "TEST", "strategy": "mean3"}, 10_000.0)
-        pages = journal.query("PRAGMA page_count")[0][0]
+        pages = journal.page_count()
     full = child(path, bars, max_pages=pages)  # no room to grow: the first table that needs a page fills it
     assert full.returncode == 0, full.stderr
     out = json.loads(full.stdout.splitlines()[-1])
