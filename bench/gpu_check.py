@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backtests.config import load_config  # noqa: E402
-from bench.common import markdown_table, report  # noqa: E402
+from bench.common import markdown_table, report, set_threads  # noqa: E402
 from feeds.prices import load_prices  # noqa: E402
 from ml.gm.config import GMEnsembleConfig  # noqa: E402
 from ml.gm.runner import run_gm_walk_forward  # noqa: E402
@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.cpu_threads:
+        set_threads(args.cpu_threads)  # so that the machine line reports the threads the CPU part used
     cfg = load_config("adr")
     wf, ens = cfg.walkforward, dataclasses.replace(cfg.gm, cpu_threads=args.cpu_threads)
     ens = dataclasses.replace(ens, train=dataclasses.replace(ens.train, seed=cfg.run.seed),
