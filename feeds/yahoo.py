@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -80,9 +80,9 @@ def fetch_yahoo(
     reason = "no answer"
     for attempt in range(retries + 1):
         if attempt:
-            _forget_responses()
+            forget_responses()
             time.sleep(backoff * 2 ** (attempt - 1))
-        raw, reason = _history(symbol, start, stop, session, timeout)
+        raw, reason = yahoo_history(symbol, start, stop, session, timeout)
         if raw is not None and not raw.empty:
             frame = raw.rename(columns=str.lower)[["open", "high", "low", "close", "volume"]]
             return validate_prices(frame, symbol=symbol, origin="yfinance")
@@ -95,19 +95,21 @@ def fetch_yahoo(
     )
 
 
-def _history(
-    symbol: str, start: date | None, stop: date | None, session: Any, timeout: float
+def yahoo_history(
+    symbol: str, start: date | datetime | None, stop: date | datetime | None, session: Any, timeout: float,
+    interval: str = "1d",
 ) -> tuple[pd.DataFrame | None, str]:
-    """One yfinance request: the frame (None on an exception) and the reason yfinance gave for a failure."""
+    """One yfinance request for [start, stop) at ``interval``: the adjusted frame as yfinance gives it (None on an
+    exception) and the reason yfinance gave for a failure. Datetimes must be timezone-aware."""
     errors = _ErrorRecords()
     yf_logger = logging.getLogger("yfinance")
     yf_logger.addHandler(errors)
     try:
         ticker = yf.Ticker(symbol, session=session)
         if start is None:
-            raw = ticker.history(period="max", end=stop, interval="1d", auto_adjust=True, timeout=timeout)
+            raw = ticker.history(period="max", end=stop, interval=interval, auto_adjust=True, timeout=timeout)
         else:
-            raw = ticker.history(start=start, end=stop, interval="1d", auto_adjust=True, timeout=timeout)
+            raw = ticker.history(start=start, end=stop, interval=interval, auto_adjust=True, timeout=timeout)
     except Exception as exc:  # yfinance raises many unrelated types (curl, JSON, its own); all mean "no data"
         return None, f"{type(exc).__name__}: {exc}"
     finally:
@@ -115,7 +117,7 @@ def _history(
     return raw, "; ".join(errors.messages) or "empty answer"
 
 
-def _forget_responses() -> None:
+def forget_responses() -> None:
     """Drop yfinance's in-process response cache, so that a retry asks Yahoo again instead of being
     served the failed answer (it caches whole responses for past date ranges, errors included)."""
     cache_get = getattr(getattr(yf, "data", None), "YfData", None)
