@@ -25,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backtests.config import load_config  # noqa: E402
+from backtests.presets.config import load_config  # noqa: E402
 from bench.common import markdown_table, report, set_threads  # noqa: E402
 from feeds.prices import load_prices  # noqa: E402
 from ml.gm.config import GMEnsembleConfig  # noqa: E402

@@ -30,7 +30,9 @@ class Outcome:
 class ProducedSignals:
     """Signal lines per symbol plus what the report and run.json need to explain them.
 
-    ``timings`` holds the producer's own steps (GM training, news scoring, the leakage audit) in seconds.
+    ``headline`` holds the lines that belong at the top of the report and of the terminal summary (verdicts and
+    caveats such as "no news in the archive"); ``timings`` holds the producer's own steps (GM training, news
+    scoring, the leakage audit) in seconds.
     """
 
     signals: dict[str, pd.DataFrame]
@@ -38,6 +40,7 @@ class ProducedSignals:
     report_parts: list[ReportPart] = field(default_factory=list)
     model_versions: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    headline: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 

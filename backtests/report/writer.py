@@ -116,7 +116,8 @@ def write_run_outputs(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
         parts = report_parts(outcomes, bench, main, table, equity)
         if produced is not None:
             parts.extend(produced.report_parts)
-        page = render_page(f"Backtest {folder.run_id}", summary_lines(cfg, main, table, record.loads), parts)
+        summary = [*(produced.headline if produced is not None else []), *summary_lines(cfg, main, table, record.loads)]
+        page = render_page(f"Backtest {folder.run_id}", summary, parts)
         folder.write_text("report.html", page)
     folder.write_json("run.json", run_info)
     return metrics_doc
