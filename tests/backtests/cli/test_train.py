@@ -40,7 +40,7 @@ def test_unknown_option_value_is_one_line(tmp_path: Path) -> None:
 def test_train_sentiment_fallback_prints_metrics_and_stores(tmp_path: Path) -> None:
     import pandas as pd
 
-    data = Path(__file__).resolve().parents[2] / "ml" / "sentiment" / "data" / "headlines_train.csv"
+    data = Path(__file__).resolve().parents[3] / "ml" / "sentiment" / "data" / "headlines_train.csv"
     small = tmp_path / "train.csv"
     pd.read_csv(data).groupby(["lang", "label"]).head(30).to_csv(small, index=False)
     result = CliRunner().invoke(main, ["sentiment", "--fallback", "--data", str(small), "--models-dir",
@@ -61,7 +61,7 @@ def test_train_sentiment_missing_file_is_one_line(tmp_path: Path) -> None:
 def test_train_sentiment_fine_tuned_route_in_fp32_stores_a_loadable_model(tmp_path: Path) -> None:
     import pandas as pd
 
-    data = Path(__file__).resolve().parents[2] / "ml" / "sentiment" / "data" / "headlines_train.csv"
+    data = Path(__file__).resolve().parents[3] / "ml" / "sentiment" / "data" / "headlines_train.csv"
     small = tmp_path / "train.csv"
     pd.read_csv(data).groupby(["lang", "label"]).head(12).to_csv(small, index=False)
     store = tmp_path / "models"

@@ -12,7 +12,7 @@ from feeds.news.archive import NewsArchive
 from feeds.news.config import NewsConfig
 from tests.feeds.news.loopback import FeedServer, Route
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "news"
+DATA = Path(__file__).resolve().parents[2] / "data" / "news"
 
 
 @pytest.fixture

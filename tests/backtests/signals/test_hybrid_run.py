@@ -89,7 +89,7 @@ def write_archive(path: Path) -> None:
 def test_sentiment_strategy_reads_the_archive(tmp_path: Path) -> None:
     from ml.sentiment.train import TrainConfig, train_and_save
 
-    data = Path(__file__).resolve().parents[2] / "ml" / "sentiment" / "data" / "headlines_train.csv"
+    data = Path(__file__).resolve().parents[3] / "ml" / "sentiment" / "data" / "headlines_train.csv"
     small = tmp_path / "train.csv"
     frame = pd.read_csv(data)
     frame.groupby(["lang", "label"]).head(40).to_csv(small, index=False)
