@@ -1,7 +1,10 @@
 """Feed bytes over HTTP with a timeout, a size cap, conditional GET and a few retries.
 
 feedparser's own fetching has no timeout, so the bytes are fetched here and parsed afterwards. A server that
-never answers costs `timeout` seconds; one that trickles bytes is cut off by an overall deadline.
+never answers costs `timeout` seconds (no byte for that long ends the attempt); one that trickles bytes is cut
+off by a wall-clock deadline of `timeout` x DEADLINE_FACTOR per attempt, enforced while a read is blocked
+(feeds.http_deadline), not only between chunks. With the defaults (timeout 10 s, retries 2) a feed costs at
+most 3 x 40 s plus the waits between attempts (at most 60 s each, from Retry-After).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 import requests
 
+from feeds.http_deadline import Deadline, DeadlineAdapter
 from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -19,7 +23,8 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "bt-hybrid-news/0.1 (RSS collector)"
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_OVERALL_FACTOR = 4  # overall deadline = timeout x this, against servers that trickle bytes
+#: Wall-clock deadline of one attempt = timeout x this (against servers that trickle bytes).
+DEADLINE_FACTOR = 4
 _MAX_RETRY_AFTER_S = 60.0
 _CHUNK = 64 * 1024
 
@@ -60,6 +65,7 @@ class Fetcher:
     ) -> None:
         self._session = session or requests.Session()
         self._session.max_redirects = 5
+        self._adapter = DeadlineAdapter.install(self._session)
         self._retries = retries
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -101,36 +107,35 @@ class Fetcher:
     def _once(
         self, url: str, headers: dict[str, str], timeout: float, max_bytes: int, etag: str, last_modified: str
     ) -> FetchResult:
-        started = time.monotonic()
-        try:
-            response = self._session.get(url, headers=headers, timeout=(timeout, timeout), stream=True)
-        except requests.Timeout:
-            raise _RetryableError(f"no answer within {timeout:g} s") from None
-        except requests.TooManyRedirects:
-            raise SourceUnavailableError("too many redirects", where=url, fix="use the feed's final URL") from None
-        except requests.ConnectionError as exc:
-            raise _RetryableError(f"connection failed ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
-            raise SourceUnavailableError(f"request failed: {exc}", where=url) from None
-        with response:
-            status = response.status_code
-            if status == 304:
-                return FetchResult(url, 304, b"", response.headers.get("ETag", etag),
-                                   response.headers.get("Last-Modified", last_modified),
+        with Deadline(self._adapter, timeout * DEADLINE_FACTOR) as deadline:
+            try:
+                response = self._session.get(url, headers=headers, timeout=(timeout, timeout), stream=True)
+            except requests.Timeout:
+                raise _RetryableError(f"no answer within {timeout:g} s") from None
+            except requests.TooManyRedirects:
+                raise SourceUnavailableError("too many redirects", where=url, fix="use the feed's final URL") from None
+            except requests.ConnectionError as exc:
+                raise _RetryableError(_cut(deadline) or f"connection failed ({type(exc).__name__})") from None
+            except requests.RequestException as exc:
+                raise SourceUnavailableError(f"request failed: {exc}", where=url) from None
+            with response:
+                status = response.status_code
+                if status == 304:
+                    return FetchResult(url, 304, b"", response.headers.get("ETag", etag),
+                                       response.headers.get("Last-Modified", last_modified),
+                                       response.headers.get("Content-Type", ""))
+                if status in _RETRY_STATUS:
+                    raise _RetryableError(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+                if not 200 <= status < 300:
+                    raise SourceUnavailableError(f"HTTP {status} {response.reason}", where=url,
+                                                 fix="check the feed URL in the feeds config")
+                body = self._read_capped(response, url, max_bytes, deadline)
+                return FetchResult(response.url or url, status, body, response.headers.get("ETag", ""),
+                                   response.headers.get("Last-Modified", ""),
                                    response.headers.get("Content-Type", ""))
-            if status in _RETRY_STATUS:
-                raise _RetryableError(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
-            if not 200 <= status < 300:
-                raise SourceUnavailableError(f"HTTP {status} {response.reason}", where=url,
-                                             fix="check the feed URL in the feeds config")
-            body = self._read_capped(response, url, timeout, max_bytes, started)
-            return FetchResult(response.url or url, status, body, response.headers.get("ETag", ""),
-                               response.headers.get("Last-Modified", ""), response.headers.get("Content-Type", ""))
 
     @staticmethod
-    def _read_capped(
-        response: requests.Response, url: str, timeout: float, max_bytes: int, started: float
-    ) -> bytes:
+    def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: Deadline) -> bytes:
         too_big = SourceUnavailableError(f"feed is larger than the {max_bytes}-byte limit", where=url,
                                          fix="raise max_bytes for this feed if the feed is genuine")
         declared = response.headers.get("Content-Length", "")
@@ -143,12 +148,18 @@ class Fetcher:
                 size += len(chunk)
                 if size > max_bytes:
                     raise too_big
-                if time.monotonic() - started > timeout * _OVERALL_FACTOR:
-                    raise _RetryableError(f"download took longer than {timeout * _OVERALL_FACTOR:g} s")
                 chunks.append(chunk)
         except requests.RequestException as exc:
-            raise _RetryableError(f"download interrupted ({type(exc).__name__})") from None
+            raise _RetryableError(_cut(deadline) or f"download interrupted ({type(exc).__name__})") from None
+        # A body without a Content-Length ends when the connection closes: a cut looks like its end.
+        if deadline.expired:
+            raise _RetryableError(_cut(deadline))
         return b"".join(chunks)
+
+
+def _cut(deadline: Deadline) -> str:
+    """The reason when the deadline cut the exchange, else ''."""
+    return f"no complete answer within the {deadline.seconds:g} s deadline" if deadline.expired else ""
 
 
 def _retry_after(value: str | None) -> float | None:
