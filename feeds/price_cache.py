@@ -61,7 +61,7 @@ class PriceCache:
             if meta["schema"] != SCHEMA_VERSION or meta["symbol"] != symbol.upper():
                 raise ValueError(f"holds {meta['symbol']!r} in schema {meta['schema']}")
             fetched_at = datetime.fromisoformat(meta["fetched_at"])
-            frame = validate_prices(table.to_pandas(), symbol=symbol, origin=str(path), warn_jumps=False)
+            frame = validate_prices(table.to_pandas(), symbol=symbol, origin=str(path), jumps="skip")
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException, DataError) as exc:
             logger.warning("ignoring unreadable price cache file %s (%s: %s)", path, type(exc).__name__, exc)
             return None
@@ -74,7 +74,7 @@ class PriceCache:
         folder cannot be written; the caller decides whether a cache miss matters."""
         path = self.path_for(symbol)
         fetched_at = (fetched_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        frame = validate_prices(frame, symbol=symbol, origin=f"price cache write {path}", warn_jumps=False)
+        frame = validate_prices(frame, symbol=symbol, origin=f"price cache write {path}", jumps="skip")
         meta = {"schema": SCHEMA_VERSION, "symbol": symbol.upper(), "source": source,
                 "fetched_at": fetched_at.isoformat()}
         table = pa.Table.from_pandas(frame, preserve_index=True)

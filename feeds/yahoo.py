@@ -20,7 +20,7 @@ import pandas as pd
 import yfinance as yf
 
 from ground.errors import SourceUnavailableError
-from feeds.validate import validate_prices
+from feeds.validate import JumpPolicy, validate_prices
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def fetch_yahoo(
     timeout: float = 10,
     retries: int = 2,
     backoff: float = 0.5,
+    jumps: JumpPolicy = "refuse",
 ) -> pd.DataFrame:
     """Validated, split- and dividend-adjusted daily bars of ``symbol`` for [start, end] (both inclusive).
 
@@ -85,7 +86,7 @@ def fetch_yahoo(
         raw, reason = _history(symbol, start, stop, session, timeout)
         if raw is not None and not raw.empty:
             frame = raw.rename(columns=str.lower)[["open", "high", "low", "close", "volume"]]
-            return validate_prices(frame, symbol=symbol, origin="yfinance")
+            return validate_prices(frame, symbol=symbol, origin="yfinance", jumps=jumps)
         logger.warning("%s: Yahoo Finance attempt %d of %d failed: %s", symbol, attempt + 1, retries + 1, reason)
     span = f"{start or 'first trade'} to {end or 'today'}"
     raise SourceUnavailableError(
