@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ground.errors import DataError
+from feeds.ticker import check_symbol
 from feeds.validate import validate_prices
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,13 @@ class PriceCache:
         self.root = Path(root)
 
     def path_for(self, symbol: str) -> Path:
-        """Where ``symbol`` is stored; quoting keeps ``^GSPC`` or ``EURUSD=X`` safe as a file name."""
-        return self.root / f"{urllib.parse.quote(symbol.upper(), safe='-._')}.parquet"
+        """Where ``symbol`` is stored; quoting keeps ``^GSPC`` or ``EURUSD=X`` safe as a file name.
+
+        A symbol that is not a ticker (a path separator, "..", NUL, a drive prefix) is refused first
+        (BadSymbolError), so user text never reaches the file system as a path.
+        """
+        name = urllib.parse.quote(check_symbol(symbol, where="price cache"), safe="-._")
+        return self.root / f"{name}.parquet"
 
     def get(self, symbol: str) -> CachedPrices | None:
         """The cached bars of ``symbol``, or None when there are none or the file is unusable."""

@@ -29,6 +29,7 @@ from feeds.bundled import find_bundled, load_bundled
 from feeds.csv_source import read_price_csv
 from ground.errors import DataError, SourceUnavailableError, UserInputError
 from feeds.price_cache import PriceCache
+from feeds.ticker import check_symbol
 from feeds.validate import JUMP_THRESHOLD, PriceJump, PriceJumpError, find_jumps
 from feeds.yahoo import fetch_yahoo
 
@@ -281,7 +282,7 @@ def _check_request(
     if csv_path is not None and source not in ("auto", "csv"):
         raise UserInputError(f"a CSV file was given with --data {source}", where="--csv",
                              fix="use --data csv (or auto) with --csv, or drop --csv")
-    return _Request(symbol.strip().upper(), _as_date(start), _as_date(end), warmup_bars, accept_jumps)
+    return _Request(check_symbol(symbol), _as_date(start), _as_date(end), warmup_bars, accept_jumps)
 
 
 def _as_date(value: date | None) -> date | None:

@@ -385,3 +385,21 @@ def test_hostile_csv_rows_are_refused_with_the_row(tmp_path: Path, extra: str, m
     with pytest.raises(DataError, match=message) as err:
         load_prices("SPLIT", csv_path=_split_csv(tmp_path / "s.csv", extra), accept_jumps=True)
     assert "row 11 (20" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "A/B", "..", "NV\x00DA", "C:NVDA", "C:\\x", "\\\\srv\\x", "/abs",
+                                 "NV DA", "A" * 40, "NV..DA"])
+def test_unsafe_symbols_never_reach_the_file_system(tmp_path: Path, bad: str) -> None:
+    from feeds.ticker import BadSymbolError
+    with pytest.raises(BadSymbolError, match="is not a ticker symbol"):
+        load_prices(bad, source="cache", cache_dir=tmp_path / "cache")
+    with pytest.raises(BadSymbolError):
+        PriceCache(tmp_path / "cache").put(bad, load_bundled("NVDA").iloc[:5], "test")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("good", ["NVDA", "brk-b", "^GSPC", "EURUSD=X", "600519.SS", "ES=F", "BTC-USD"])
+def test_real_tickers_are_accepted_as_cache_names(tmp_path: Path, good: str) -> None:
+    cache = PriceCache(tmp_path)
+    path = cache.put(good, load_bundled("NVDA").iloc[:5], "test").path
+    assert path.parent == tmp_path and cache.get(good) is not None
