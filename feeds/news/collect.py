@@ -46,6 +46,7 @@ class FeedReport:
     future_dated: int = 0
     undated: int = 0
     recovered: int = 0
+    encoding_note: str = ""
     error: str = ""
 
     def rejection_reasons(self) -> Counter[str]:
@@ -67,6 +68,8 @@ class FeedReport:
             text += f" future-dated={self.future_dated}"
         if self.undated:
             text += f" undated={self.undated} (stamped with the fetch time)"
+        if self.encoding_note:
+            text += f" encoding: {self.encoding_note}"
         if self.ill_formed:
             text += f" ill-formed: {self.ill_formed}"
             if self.recovered:
@@ -114,7 +117,7 @@ def _collect_feed(
         logger.warning("%s: %d item(s) recovered from an ill-formed document (%s)", feed.name, recovered,
                        parsed.ill_formed)
     return FeedReport(feed.name, "ok", parsed.entries, added.new, added.updated, added.unchanged, parsed.rejected,
-                      parsed.ill_formed, parsed.future_dated, parsed.undated, recovered)
+                      parsed.ill_formed, parsed.future_dated, parsed.undated, recovered, parsed.encoding_note)
 
 
 def collect_once(
