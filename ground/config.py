@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import re
 import types
 import typing
 from datetime import date
@@ -17,6 +18,8 @@ from ground.errors import ConfigError
 
 T = TypeVar("T")
 
+
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
 
 def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
     origin = typing.get_origin(hint)
@@ -40,7 +43,7 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
         raise ConfigError(f"{key} must be true or false, got {value!r}", where)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
                 return int(value)
             raise ConfigError(f"{key} must be an integer, got {value!r}", where)
         return value
@@ -49,7 +52,7 @@ def _coerce(value: Any, hint: Any, key: str, where: str) -> Any:
             raise ConfigError(f"{key} must be a number, got {value!r}", where)
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float range
             raise ConfigError(f"{key} must be a number, got {value!r}", where) from None
     if hint is date:
         if isinstance(value, date):
