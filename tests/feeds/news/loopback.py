@@ -32,6 +32,7 @@ class Route:
     trickle_s: float = 0.0  # > 0: send the body one byte every trickle_s seconds
     trickle_headers: bool = False  # with trickle_s: trickle the header block too
     reset_after: int = -1  # >= 0: send this many body bytes, then reset the connection (TCP RST)
+    content_encoding: str = ""  # e.g. "gzip" for a body that is already compressed
 
     @property
     def etag(self) -> str:
@@ -83,6 +84,8 @@ class FeedServer:
                     self._send(304, b"", {"ETag": route.etag})
                     return
                 headers = {"Content-Type": route.content_type}
+                if route.content_encoding:
+                    headers["Content-Encoding"] = route.content_encoding
                 if route.validators:
                     headers.update({"ETag": route.etag, "Last-Modified": route.last_modified})
                 if route.declare_length:
