@@ -10,9 +10,9 @@ from typing import Any
 from ground.choices import suggest
 from ground.config import from_mapping, set_dotted
 from ground.errors import ConfigError
-from ml.ensemble import GMEnsembleConfig
 from ml.fusion import FusionConfig
-from ml.walkforward import WalkForwardConfig
+from ml.gm.config import GMEnsembleConfig
+from ml.gm.walkforward import WalkForwardConfig
 from ml.sentiment.aggregate import AggregationConfig
 from strategies.registry import STRATEGIES
 from strategies.sizer import SizerConfig

@@ -10,7 +10,7 @@ import pandas as pd
 
 from backtests import charts
 from backtests.report import ReportPart, frame_table
-from ml.calibration import hit_rate_by_confidence
+from ml.gm.calibration import hit_rate_by_confidence
 
 FOLD_COLUMNS = (
     "fold", "train_start", "train_end", "val_start", "val_end", "test_start", "test_end", "n_train", "version",

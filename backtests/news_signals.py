@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import RunConfig
-from ground.errors import UserInputError
 from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
+from ground.errors import UserInputError
 from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
 from ml.sentiment.labels import confidence_from_probs
 from ml.sentiment.model import SentimentModel

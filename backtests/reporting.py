@@ -14,8 +14,8 @@ from backtests.config import RunConfig
 from backtests.outcome import Outcome
 from backtests.report import ReportPart, fmt_value, frame_table, metrics_table, monthly_heatmap, render_page
 from backtests.runfolder import RunFolder
-from ground.provenance import fingerprint_frame
 from feeds.prices import PriceLoad
+from ground.provenance import fingerprint_frame
 from strategies.registry import StrategySpec
 
 BENCHMARK = "benchmark"

@@ -17,14 +17,14 @@ import tomli_w
 from backtests import metrics as m
 from backtests.assemble import build_cerebro
 from backtests.config import RunConfig
-from ground.choices import suggest
-from ground.config import to_mapping
-from ground.errors import ConfigError
 from backtests.outcome import Outcome
 from backtests.reporting import write_run_outputs
 from backtests.runfolder import LIBRARIES, RunFolder, new_run_id
-from ground.provenance import library_versions
 from feeds.prices import PriceLoad, load_prices
+from ground.choices import suggest
+from ground.config import to_mapping
+from ground.errors import ConfigError
+from ground.provenance import library_versions
 from strategies.registry import STRATEGIES, StrategySpec
 
 log = logging.getLogger(__name__)

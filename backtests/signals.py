@@ -20,12 +20,12 @@ from backtests.ml_report import calibration_part, fold_part, fusion_part, leakag
 from backtests.news_signals import NewsSignals, sentiment_signals
 from backtests.report import ReportPart
 from feeds.prices import PriceLoad
-from ml.ensemble import GMEnsembleConfig
-from ml.features import WARMUP_BARS
 from ml.fusion import fuse
-from ml.gm_run import GMRunResult, audit_last_fold, run_gm_walk_forward
+from ml.gm.config import GMEnsembleConfig
+from ml.gm.features import WARMUP_BARS
+from ml.gm.runner import GMRunResult, audit_last_fold, run_gm_walk_forward
+from ml.gm.walkforward import history_needed
 from ml.store import ModelStore
-from ml.walkforward import history_needed
 from strategies.registry import STRATEGIES, StrategySpec
 from strategies.signal_data import SIGNAL_LINES
 from strategies.sizer import ConfidenceSizer

@@ -41,9 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import SHARED_DATA, markdown_table, report, set_threads, setup_peer_logging
+from ml.gm.windows import WindowSet, make_windows, merge_channels, split_channels, standardize_windows
 from ml.networks.registry import build_network, default_hparams
-from ml.trainer import TrainConfig, fit, predict
-from ml.windows import WindowSet, make_windows, merge_channels, split_channels, standardize_windows
+from ml.train_config import TrainConfig
+from ml.trainer import fit, predict
 
 log = logging.getLogger("bench.forecast_ett")
 

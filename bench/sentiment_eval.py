@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from common import REPO, SHARED_DATA, markdown_table, report  # bench/ is on sys.path when a script here runs
+
 from ground.errors import UserInputError
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache, TextEncoder, build_encoder
 from ml.sentiment.finetune import FineTunedEncoder, FineTunedHead

@@ -47,9 +47,10 @@ from bench.forecast_ett import (
     nf_test_predictions,
     setting_windows,
 )
+from ml.gm.windows import standardize_windows
 from ml.networks.registry import build_network, default_hparams
-from ml.trainer import TrainConfig, fit, predict
-from ml.windows import standardize_windows
+from ml.train_config import TrainConfig
+from ml.trainer import fit, predict
 
 log = logging.getLogger("bench.train_speed")
 LATENCY_CALLS = 20

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from feeds.validate import JumpPolicy, to_float, validate_prices
 from ground.errors import DataError
-from feeds.validate import JumpPolicy, validate_prices, to_float
 
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 _ALIASES = {

@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ground.errors import DataError
 from feeds.ticker import check_symbol
 from feeds.validate import validate_prices
+from ground.errors import DataError
 
 logger = logging.getLogger(__name__)
 

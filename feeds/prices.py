@@ -27,11 +27,11 @@ import pandas as pd
 
 from feeds.bundled import find_bundled, load_bundled
 from feeds.csv_source import read_price_csv
-from ground.errors import DataError, SourceUnavailableError, UserInputError
 from feeds.price_cache import PriceCache
 from feeds.ticker import check_symbol
 from feeds.validate import JUMP_THRESHOLD, PriceJump, PriceJumpError, find_jumps
 from feeds.yahoo import fetch_yahoo
+from ground.errors import DataError, SourceUnavailableError, UserInputError
 
 logger = logging.getLogger(__name__)
 

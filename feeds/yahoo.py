@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 import yfinance as yf
 
-from ground.errors import SourceUnavailableError
 from feeds.validate import JumpPolicy, validate_prices
+from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 

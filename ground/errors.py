@@ -29,3 +29,15 @@ class SourceUnavailableError(UserInputError):
 
 class ConfigError(UserInputError):
     """A configuration key or value is wrong: ``where`` names the file or the flag it came from."""
+
+
+class InvalidValue(ConfigError):
+    """A config dataclass refuses the value of one of its fields.
+
+    Raised from ``__post_init__`` with the field's name, so that the config loader can say which key was wrong and
+    where that key came from (a preset file, a flag or ``--set``).
+    """
+
+    def __init__(self, field: str, rule: str, fix: str = "") -> None:
+        self.field, self.rule = field, rule
+        super().__init__(f"{field}: {rule}", fix=fix)

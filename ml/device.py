@@ -3,16 +3,15 @@ agrees."""
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import re
 from collections.abc import Iterator
 
 import torch
 
+from ground.choices import choice_hint
 from ml.errors import ModelError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+from ml.train_config import DEVICE_CHOICES
 
 
 def _mps_available() -> bool:
@@ -49,9 +48,7 @@ def select_device(name: str = "auto") -> torch.device:
         if not _mps_available():
             raise ModelError("device 'mps' requested but MPS is not available", fix="use --device auto or cpu")
         return torch.device("mps")
-    close = difflib.get_close_matches(key, DEVICE_CHOICES, n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else f"choose one of {', '.join(DEVICE_CHOICES)} or cuda:N"
-    raise ModelError(f"unknown device '{name}'", fix=hint)
+    raise ModelError(f"unknown device '{name}'", fix=choice_hint(key, (*DEVICE_CHOICES, "cuda:N")))
 
 
 def autocast_context(device: torch.device) -> contextlib.AbstractContextManager[object]:

@@ -6,94 +6,22 @@ the loop runs no per-sample Python and needs no DataLoader.
 """
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import logging
 import math
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ml.device import DEVICE_CHOICES, autocast_context, select_device
+from ml.device import autocast_context, select_device
 from ml.errors import ModelError
+from ml.gm.windows import WindowSet
 from ml.networks.base import ForecastNetwork
-from ml.windows import WindowSet
+from ml.train_config import PLATEAU_FACTOR, TrainConfig
 
 log = logging.getLogger(__name__)
-
-LR_SCHEDULES = ("cosine", "plateau", "none")
-PLATEAU_FACTOR = 0.5  # LR multiplier when validation stalls under the "plateau" schedule
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training hyperparameters, validated on construction (a bad value raises ``ModelError`` naming the field).
-
-    ``patience`` counts validation checks without an improvement larger than ``min_delta``; ``grad_clip`` 0
-    turns clipping off; ``max_train_seconds`` stops training after the running batch once the budget is spent,
-    and the cosine schedule then decays over that time budget when it would end sooner than the epochs.
-    """
-
-    max_epochs: int = 100
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 10
-    min_delta: float = 0.0
-    grad_clip: float = 1.0
-    lr_schedule: str = "cosine"
-    warmup_epochs: int = 0
-    seed: int = 0
-    device: str = "auto"
-    max_train_seconds: float | None = None
-    val_every: int = 1
-    eval_batch_size: int = 1024
-
-    def __post_init__(self) -> None:
-        def bad(name: str, rule: str) -> ModelError:
-            return ModelError(f"TrainConfig.{name}={getattr(self, name)!r} is invalid: {rule}")
-
-        for name in ("max_epochs", "batch_size", "patience", "val_every", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be an integer >= 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise bad("seed", "must be an integer")
-        if not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.max_epochs:
-            raise bad("warmup_epochs", "must be an integer in [0, max_epochs)")
-        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise bad("learning_rate", "must be a finite number > 0")
-        for name in ("weight_decay", "min_delta", "grad_clip"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise bad(name, "must be a finite number >= 0")
-        if self.max_train_seconds is not None and not (
-            isinstance(self.max_train_seconds, (int, float)) and self.max_train_seconds > 0
-        ):
-            raise bad("max_train_seconds", "must be None or a number > 0")
-        if self.lr_schedule not in LR_SCHEDULES:
-            close = difflib.get_close_matches(str(self.lr_schedule), LR_SCHEDULES, n=1)
-            raise bad("lr_schedule", f"choose one of {', '.join(LR_SCHEDULES)}" + (f" (did you mean {close[0]}?)" if close else ""))
-        if self.device not in DEVICE_CHOICES and not re.fullmatch(r"cuda:\d+", str(self.device)):
-            close = difflib.get_close_matches(str(self.device), DEVICE_CHOICES, n=1)
-            raise bad("device", f"choose one of {', '.join(DEVICE_CHOICES)} or cuda:N" + (f" (did you mean {close[0]}?)" if close else ""))
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> TrainConfig:
-        """Build from a config table; an unknown key fails with the closest field names."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=3)
-                raise ModelError(
-                    f"unknown training option '{key}'", fix=f"did you mean {', '.join(close)}?" if close else f"valid: {', '.join(names)}"
-                )
-        return cls(**dict(values))
-
 
 @dataclass(frozen=True)
 class FitResult:

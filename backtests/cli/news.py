@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from backtests.cli.common import setup_logging, user_errors
-from ground.errors import UserInputError
 from feeds.news.archive import ARCHIVE_ENV, LOCK_WAIT_S, NewsArchive, default_archive_path
 from feeds.news.collect import CollectReport, FeedReport, collect_every, collect_once
 from feeds.news.config import NewsConfig, load_config
 from feeds.news.fetch import Fetcher
 from feeds.news.importer import COLUMNS, ImportValidationError, import_file
+from ground.errors import UserInputError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "feeds.toml"
 

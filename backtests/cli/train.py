@@ -13,7 +13,7 @@ from backtests.cli.train_sentiment import sentiment
 from backtests.config import load_config
 from backtests.runner import load_frames
 from backtests.signals import effective_gm, gm_model_name
-from ml.gm_run import run_gm_walk_forward
+from ml.gm.runner import run_gm_walk_forward
 from ml.store import ModelStore
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ground.errors import UserInputError
 from feeds.news.items import NewsItem
+from ground.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ground.errors import SourceUnavailableError
 from feeds.news.archive import ArchiveLockedError, FeedState, NewsArchive
 from feeds.news.config import FeedConfig, NewsConfig
 from feeds.news.fetch import Fetcher
 from feeds.news.parse import Rejection, parse_feed
 from feeds.news.symbols import SymbolMatcher
+from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ground.errors import UserInputError
 from feeds.news.dates import CHINA_TZ
 from feeds.news.symbols import SymbolMatcher
+from ground.errors import UserInputError
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_BYTES = 5_000_000

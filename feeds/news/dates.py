@@ -14,6 +14,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from ground.errors import DataError
+from ground.lang import HAN_RANGES
 
 CHINA_TZ = timezone(timedelta(hours=8), "UTC+08:00")
 _MIN_YEAR, _MAX_YEAR = 1900, 2200
@@ -40,7 +41,7 @@ _SLASH = re.compile(
     r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
     r"\s*" + _OFFSET + r"?$"
 )
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[\u3000-\u303f{HAN_RANGES}]")  # Han plus CJK punctuation
 _ZH_NOISE = re.compile(r"星期[一二三四五六日天]|周[一二三四五六日天]|礼拜[一二三四五六日天]|北京时间|[（(]\s*[)）]")
 _ZH_RELATIVE = re.compile(r"前|今天|昨天|前天|刚刚|今日|昨日")
 _ZH = re.compile(

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ground.errors import DataError
 from feeds.news.archive import AddResult, NewsArchive
 from feeds.news.dates import UnreliableDateError, parse_date
 from feeds.news.items import NewsItem, make_item_id
-from feeds.news.lang import detect_language
 from feeds.news.parse import MAX_SUMMARY_CHARS, MAX_TITLE_CHARS
 from feeds.news.sanitize import to_plain_text
 from feeds.news.symbols import SymbolMatcher
+from ground.errors import DataError
+from ground.lang import detect_language
 
 REQUIRED = ("published", "title")
 OPTIONAL = ("summary", "source", "link", "lang", "symbols", "id")

@@ -24,9 +24,9 @@ from feeds.news.config import FeedConfig
 from feeds.news.dates import UnreliableDateError, parse_date
 from feeds.news.encoding import UndecodableError, decode_document
 from feeds.news.items import NewsItem, make_item_id
-from feeds.news.lang import detect_language
 from feeds.news.sanitize import to_plain_text, truncate
 from feeds.news.symbols import SymbolMatcher
+from ground.lang import detect_language
 
 logger = logging.getLogger(__name__)
 

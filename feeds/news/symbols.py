@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from ground.lang import HAN
+
 _EDGE_BEFORE = r"(?<![A-Za-z0-9_])"
 _EDGE_AFTER = r"(?![A-Za-z0-9_])"
 # Single-letter tickers (F, T, C) are ordinary words and initials: they match only as cashtags ($F).
@@ -28,7 +29,7 @@ class SymbolMatcher:
         for symbol, aliases in sorted(symbols.items()):
             cashtag = re.compile(_EDGE_BEFORE + r"\$" + re.escape(symbol) + _EDGE_AFTER, re.IGNORECASE)
             self._patterns.append((symbol, cashtag))
-            latin = [a for a in aliases if a.strip() and not _CJK.search(a)]
+            latin = [a for a in aliases if a.strip() and not HAN.search(a)]
             if len(symbol) >= _MIN_BARE_TICKER:
                 latin.append(symbol)
             if latin:
@@ -36,7 +37,7 @@ class SymbolMatcher:
                 self._patterns.append(
                     (symbol, re.compile(_EDGE_BEFORE + "(?:" + "|".join(alternatives) + ")" + _EDGE_AFTER))
                 )
-            self._substrings.extend((symbol, a.strip()) for a in aliases if _CJK.search(a))
+            self._substrings.extend((symbol, a.strip()) for a in aliases if HAN.search(a))
 
     def match(self, text: str) -> tuple[str, ...]:
         """Sorted symbols mentioned in `text`."""

@@ -1,43 +1,51 @@
 """The single source of network names, for configs, the CLI and the model store.
 
-``build_network(name, **hparams)`` is the one way to construct a network from stored or user-given settings: an
-unknown name or hyperparameter, or an invalid value, raises ``ModelError`` that says what is valid.
+Names map to where each class lives and a class is imported on first use, so reading a config (which checks member
+names) never imports torch. ``build_network(name, **hparams)`` is the one way to construct a network from stored or
+user-given settings: an unknown name or hyperparameter, or an invalid value, raises ``ModelError`` that says what is
+valid.
 """
 from __future__ import annotations
 
-import difflib
+import importlib
 import inspect
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ground.choices import suggest
 from ml.errors import ModelError
-from ml.networks.base import ForecastNetwork
-from ml.networks.informer import Informer
-from ml.networks.nbeats import NBEATS
-from ml.networks.tft import TFT
-from ml.networks.tsmixer import TSMixer, TSMixerX
 
-NETWORKS: Mapping[str, type[ForecastNetwork]] = MappingProxyType(
-    {cls.name: cls for cls in (Informer, TFT, NBEATS, TSMixer, TSMixerX)}
-)
+if TYPE_CHECKING:
+    from ml.networks.base import ForecastNetwork
+
+# name -> (module, class); the class's own ``name`` attribute equals the key (a contract test checks it).
+_LOCATIONS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "informer": ("ml.networks.informer", "Informer"),
+    "tft": ("ml.networks.tft", "TFT"),
+    "nbeats": ("ml.networks.nbeats", "NBEATS"),
+    "tsmixer": ("ml.networks.tsmixer", "TSMixer"),
+    "tsmixerx": ("ml.networks.tsmixer", "TSMixerX"),
+})
+NETWORK_NAMES: tuple[str, ...] = tuple(_LOCATIONS)
 SIZES = ("tiny", "small", "base")
 # Data dimensions: given by the windows, not by a size preset.
 DATA_HPARAMS = ("input_size", "horizon", "n_features", "n_targets", "n_future", "quantiles")
 
 
 def _unknown(what: str, value: str, valid: tuple[str, ...], where: str = "") -> ModelError:
-    close = difflib.get_close_matches(value, valid, n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return ModelError(f"unknown {what} {value!r}", where=where, fix=f"{hint}valid: {', '.join(valid)}")
+    hint = suggest(value, valid)
+    return ModelError(f"unknown {what} {value!r}", where=where, fix=f"{hint + ' ' if hint else ''}valid: {', '.join(valid)}")
 
 
 def get_network(name: str) -> type[ForecastNetwork]:
     """The network class registered as ``name``."""
     try:
-        return NETWORKS[name]
+        module, cls_name = _LOCATIONS[name]
     except KeyError:
-        raise _unknown("network", str(name), tuple(NETWORKS)) from None
+        raise _unknown("network", str(name), NETWORK_NAMES) from None
+    cls: type[ForecastNetwork] = getattr(importlib.import_module(module), cls_name)
+    return cls
 
 
 def valid_hparams(name: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ground.lang import HAN
 from ml.sentiment.head import MLPHead
 from ml.sentiment.labels import LABELS
 
@@ -30,7 +31,6 @@ _TOKEN = re.compile(
     r"|\d+(?:[.,]\d+)*%?"  # a number, maybe a percentage
     r"|[.,;:!?()\[\]\"|/，。；：！？（）【】「」、]"  # a clause break
 )
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CLAUSE_BREAK = frozenset(".,;:!?()[]\"|/，。；：！？（）【】「」、")
 _EN_NEGATORS = frozenset(
     {"not", "no", "never", "without", "fails", "fail", "failed", "failing", "unable", "cannot", "nor", "lacks",
@@ -77,7 +77,7 @@ class NgramHasher:
             if tok in _CLAUSE_BREAK:
                 feats.extend(self._clause_features(clause))
                 clause = []
-            elif _CJK.match(tok):
+            elif HAN.match(tok):
                 clause.extend(tok)  # one token per character
             else:
                 clause.append("<pct>" if tok.endswith("%") else "<num>" if tok[0].isdigit() else tok)
@@ -88,19 +88,19 @@ class NgramHasher:
         marked: list[str] = []
         scope = 0
         for tok in tokens:
-            is_cjk = bool(_CJK.match(tok))
+            is_cjk = bool(HAN.match(tok))
             marked.append(f"not_{tok}" if scope > 0 else tok)
             scope = max(scope - 1, 0)
             if tok in _EN_NEGATORS or (is_cjk and tok in _ZH_NEGATORS):
                 scope = cfg.negation_scope if not is_cjk else min(cfg.negation_scope, 2)
         feats: list[str] = []
-        words = [t for t in marked if not _CJK.search(t)]
+        words = [t for t in marked if not HAN.search(t)]
         for n in range(1, cfg.word_ngrams + 1):
             feats.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
         feats.extend(f"~{_stem(w)}" for w in words if _stem(w) != w)
         run: list[str] = []
         for tok, raw in [*zip(marked, tokens, strict=True), ("", "")]:
-            if raw and _CJK.match(raw):
+            if raw and HAN.match(raw):
                 run.append(raw)
                 if tok != raw:
                     feats.append(tok)  # the negated character itself

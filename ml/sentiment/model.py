@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ground.lang import detect_language
 from ml.errors import IntegrityError, ModelError
 from ml.sentiment.encoders import ENCODERS, TextEncoder
 from ml.sentiment.fallback import HasherConfig, NgramFallback
@@ -42,9 +43,6 @@ ROUTINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
 # Measured (docs/benchmarks.md, "Sentiment: accuracy and throughput"): fine-tuned MiniLM beat frozen E5 on English
 # (0.82 against 0.79) at twice E5's speed with int8 serving; Chinese is served by the same E5 head as "multilingual".
 DEFAULT_ROUTING = "per-language-ft"
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_LETTER = re.compile(r"[^\W\d_]")
 
 
 class Route(Protocol):
@@ -72,14 +70,6 @@ ROUTE_TYPES: Mapping[str, Callable[..., Route]] = MappingProxyType({
 def normalise_lang(lang: str) -> str:
     """``zh-CN``, ``ZH_hans`` -> ``zh``; ``en-US`` -> ``en``; the primary subtag, lower case."""
     return re.split(r"[-_]", str(lang).strip().lower(), maxsplit=1)[0]
-
-
-def detect_lang(text: str) -> str:
-    """``zh`` when at least a fifth of the letters are Chinese characters, else ``en``."""
-    letters = _LETTER.findall(text)
-    if not letters:
-        return "en"
-    return "zh" if sum(1 for ch in letters if _CJK.match(ch)) * 5 >= len(letters) else "en"
 
 
 def parse_routing(spec: str) -> dict[str, str]:
@@ -190,7 +180,7 @@ class SentimentModel:
         """Probabilities for each text; ``langs`` (one per text) is detected from the script when omitted."""
         texts = list(texts)
         if langs is None:
-            langs = [detect_lang(t) for t in texts]
+            langs = [detect_language(t) for t in texts]
         elif len(langs) != len(texts):
             raise ModelError(f"{len(langs)} languages for {len(texts)} texts", "predict", "pass one lang per text")
         probs = np.zeros((len(texts), len(LABELS)), dtype=np.float64)

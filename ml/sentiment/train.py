@@ -32,8 +32,15 @@ from ml.sentiment.finetune import FineTuneConfig, FineTunedHead, finetune
 from ml.sentiment.labels import LABELS, balanced_class_weights, label_index
 from ml.sentiment.metrics import Metrics, format_confusion, format_table, metrics_by_language
 from ml.sentiment.model import (
-    DEFAULT_MODEL_NAME, DEFAULT_ROUTE, DEFAULT_ROUTING, FALLBACK_MODEL_NAME, Route, SentimentModel, normalise_lang,
-    parse_routing, path_names,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_ROUTE,
+    DEFAULT_ROUTING,
+    FALLBACK_MODEL_NAME,
+    Route,
+    SentimentModel,
+    normalise_lang,
+    parse_routing,
+    path_names,
 )
 from ml.store import ModelStore, ModelVersion
 

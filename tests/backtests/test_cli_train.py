@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from backtests.cli.train import main
-from ml.ensemble import load_ensemble
+from ml.gm.ensemble import load_ensemble
 from ml.sentiment.model import DEFAULT_MODEL_NAME, SentimentModel
 from ml.store import ModelStore
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from backtests.cli.options import parse_date, parse_override
 from backtests.config import RunConfig, load_config
 from ground.config import to_mapping
-from ground.errors import ConfigError
-from backtests.cli.options import parse_date, parse_override
-from ground.errors import UserInputError
+from ground.errors import ConfigError, UserInputError
 
 
 def test_default_preset_loads_and_is_frozen() -> None:

@@ -11,10 +11,10 @@ import pytest
 
 from feeds import prices
 from feeds.bundled import load_bundled
-from ground.errors import DataError, SourceUnavailableError, UserInputError
 from feeds.price_cache import PriceCache
 from feeds.prices import default_cache_dir, load_prices
 from feeds.validate import PriceJump, PriceJumpError
+from ground.errors import DataError, SourceUnavailableError, UserInputError
 from tests.feeds.test_yahoo import LocalSession, YahooServer, chart_for, server, session  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "prices"

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ground.errors import DataError
 from feeds.validate import MAX_PRICE, PriceJump, PriceJumpError, find_jumps, validate_prices
+from ground.errors import DataError
 
 ORIGIN = "prices/test.csv"
 

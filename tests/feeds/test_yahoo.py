@@ -19,8 +19,8 @@ import requests
 import yfinance as yf
 
 from feeds import yahoo
-from ground.errors import SourceUnavailableError
 from feeds.yahoo import fetch_yahoo, probe_yahoo
+from ground.errors import SourceUnavailableError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "prices"
 NVDA_CHART = json.loads((FIXTURES / "yahoo_chart_NVDA.json").read_text())

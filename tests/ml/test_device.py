@@ -27,7 +27,7 @@ def test_unavailable_cuda_is_an_error() -> None:
 
 
 def test_unknown_device_suggests_close_matches() -> None:
-    with pytest.raises(ModelError, match="did you mean cuda"):
+    with pytest.raises(ModelError, match="did you mean 'cuda'"):
         select_device("cdua")
 
 

@@ -5,6 +5,8 @@ import math
 
 import pytest
 
+from ground.config import from_mapping
+from ground.errors import ConfigError
 from strategies.sizer import SizerConfig, SizerConfigError, target_exposure
 
 LINEAR = SizerConfig()  # min 0.05, full at 0.5, cap 0.95
@@ -63,6 +65,6 @@ def test_config_validation(kwargs: dict[str, object], message: str) -> None:
 
 
 def test_from_mapping_rejects_unknown_keys_with_suggestions() -> None:
-    assert SizerConfig.from_mapping({"cap": 0.5, "mapping": "kelly"}) == SizerConfig(cap=0.5, mapping="kelly")
-    with pytest.raises(SizerConfigError, match="did you mean min_confidence"):
-        SizerConfig.from_mapping({"min_confidenc": 0.1})
+    assert from_mapping(SizerConfig, {"cap": 0.5, "mapping": "kelly"}, "t.toml") == SizerConfig(cap=0.5, mapping="kelly")
+    with pytest.raises(ConfigError, match="did you mean 'min_confidence'"):
+        from_mapping(SizerConfig, {"min_confidenc": 0.1}, "t.toml")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ground.errors import UserInputError
 from feeds.news.archive import AddResult, CachedScore, FeedState, NewsArchive
 from feeds.news.items import NewsItem
+from ground.errors import UserInputError
 
 T0 = datetime(2024, 1, 4, 14, 30, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ground.errors import UserInputError
 from feeds.news.config import CHINA_TZ, FeedConfig, load_config, parse_config
+from ground.errors import UserInputError
 
 REPO_CONFIG = Path(__file__).resolve().parents[3] / "backtests" / "feeds.toml"
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from ground.errors import SourceUnavailableError
 from feeds.news.fetch import Fetcher
+from ground.errors import SourceUnavailableError
 from tests.feeds.news.loopback import FeedServer, Route, SilentServer
 
 BODY = b"<rss version='2.0'><channel><title>t</title></channel></rss>"

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ground.errors import DataError
 from feeds.news.archive import AddResult, NewsArchive
 from feeds.news.importer import ImportValidationError, import_file
 from feeds.news.symbols import SymbolMatcher
+from ground.errors import DataError
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
 LATER = NOW + timedelta(days=1)

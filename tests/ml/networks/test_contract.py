@@ -9,9 +9,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ml.networks.base import ForecastNetwork
-from ml.networks.registry import NETWORKS, build_network, default_hparams
+from ml.networks.registry import NETWORK_NAMES, build_network, default_hparams, get_network
 
 B, L, H, F, T, K = 4, 16, 4, 3, 2, 2
+NETWORKS = {name: get_network(name) for name in NETWORK_NAMES}
 CASES = [(name, k) for name, cls in NETWORKS.items() for k in ((K, 0) if cls.FUTURE_EXOG else (K,))]
 
 

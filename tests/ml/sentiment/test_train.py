@@ -14,7 +14,12 @@ from ml.sentiment.encoders import EmbeddingCache
 from ml.sentiment.head import EncoderHead, MLPHead
 from ml.sentiment.model import SentimentModel
 from ml.sentiment.train import (
-    TrainConfig, default_training_file, load_labeled, stratified_split, train_and_save, train_sentiment,
+    TrainConfig,
+    default_training_file,
+    load_labeled,
+    stratified_split,
+    train_and_save,
+    train_sentiment,
 )
 from ml.store import ModelStore
 

@@ -1,7 +1,7 @@
 """The GM ensemble of one walk-forward fold: train the member networks, weight them, calibrate, forecast, store.
 
 Each member forecasts the next ``H`` daily log returns (scaled); the member's forecast of the ``H``-bar log return
-is the sum of the unscaled path (see ``ml.features``). Members are weighted by inverse validation MSE of that sum
+is the sum of the unscaled path (see ``ml.gm.features``). Members are weighted by inverse validation MSE of that sum
 (or equally). The uncertainty of the ensemble forecast combines two parts in quadrature:
 
 - the noise around a forecast: from the quantile members (TFT), the 10%-90% width of each step turned into a
@@ -20,10 +20,9 @@ JSON) and rebuilt by the registry.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any
@@ -31,136 +30,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.calibration import METHODS as CALIBRATION_METHODS
-from ml.calibration import DirectionCalibrator
 from ml.device import torch_threads
 from ml.errors import IntegrityError, ModelError
-from ml.features import FUTURE_FEATURES, PAST_FEATURES
+from ml.gm.calibration import DirectionCalibrator
+from ml.gm.config import GMEnsembleConfig
+from ml.gm.features import FUTURE_FEATURES, PAST_FEATURES
+from ml.gm.scaling import StandardScaler
+from ml.gm.windows import WindowSet
 from ml.networks.base import ForecastNetwork
-from ml.scaling import StandardScaler
+from ml.networks.registry import build_network, get_network
 from ml.store import ModelStore, ModelVersion, load_networks, save_networks
-from ml.trainer import FitResult, TrainConfig, fit, predict
-from ml.windows import WindowSet
+from ml.trainer import FitResult, fit, predict
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MEMBERS = ("informer", "tft", "nbeats", "tsmixer")
-SIZES = ("tiny", "small", "base")
-WEIGHTINGS = ("inverse_mse", "equal")
-CALIBRATION_POOLS = ("expanding", "fold")
 MODEL_TYPE = "gm_ensemble"
-_DATA_KEYS = ("input_size", "horizon", "n_features", "n_targets", "n_future")  # set from the data, not the config
-
-
-def _choice(value: str, choices: tuple[str, ...], what: str) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(choices)}"
-        raise ModelError(f"unknown {what} '{value}'", where="gm config", fix=hint)
-
-
-def _registry() -> Any:
-    from ml.networks import registry  # imports every network: loaded on first use only
-
-    return registry
-
-
-def _default_train() -> TrainConfig:
-    """Cold-start training sized for a 2-core CPU (about 25 s per fold for the four tiny members)."""
-    return TrainConfig(max_epochs=6, batch_size=128, learning_rate=1e-3, patience=2, seed=0)
-
-
-def _default_warm_train() -> TrainConfig:
-    """Warm-start training: a short adaptation of the previous fold's weights (about 6 s per fold)."""
-    return TrainConfig(max_epochs=2, batch_size=128, learning_rate=5e-4, patience=1, seed=0)
-
-
-@dataclass(frozen=True)
-class GMEnsembleConfig:
-    """What each fold trains (the ``[gm]`` config section).
-
-    ``hparams`` overrides the ``size`` preset per member (``{"tft": {"hidden_size": 32}}``); data-derived sizes
-    (input_size, horizon, n_features, ...) come from the windows. ``warm_train`` replaces ``train`` for members
-    that start from the previous fold's weights (shorter: they only adapt). ``cpu_threads`` is the torch thread count
-    while training on the CPU (None: leave it): these networks' ops are too small to split, and with 2 threads on a
-    busy 2-core machine a training step was measured 7-20x slower than with 1.
-    """
-
-    members: tuple[str, ...] = DEFAULT_MEMBERS
-    size: str = "tiny"
-    hparams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=lambda: _default_train())
-    warm_train: TrainConfig = field(default_factory=lambda: _default_warm_train())
-    weighting: str = "inverse_mse"
-    calibration: str = "platt"
-    calibration_pool: str = "expanding"
-    cpu_threads: int | None = 1
-
-    def __post_init__(self) -> None:
-        members = tuple(self.members)
-        if not members:
-            raise ModelError("the GM ensemble needs at least one member", where="gm config")
-        known = tuple(_registry().NETWORKS)
-        for name in members:
-            _choice(name, known, "network")
-        if len(set(members)) != len(members):
-            raise ModelError(f"duplicate ensemble members in {list(members)}", where="gm config")
-        _choice(self.size, SIZES, "model size")
-        _choice(self.weighting, WEIGHTINGS, "ensemble weighting")
-        _choice(self.calibration, CALIBRATION_METHODS, "calibration method")
-        _choice(self.calibration_pool, CALIBRATION_POOLS, "calibration pool")
-        for name in self.hparams:
-            if name not in members:
-                close = difflib.get_close_matches(name, members, n=1)
-                raise ModelError(
-                    f"hparams given for '{name}', which is not an ensemble member",
-                    where="gm config",
-                    fix=f"did you mean '{close[0]}'?" if close else f"members are {', '.join(members)}",
-                )
-        threads = self.cpu_threads
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ModelError(f"cpu_threads must be None or an integer >= 1, got {threads!r}", where="gm config")
-        object.__setattr__(self, "members", members)
-        frozen = {k: MappingProxyType(dict(v)) for k, v in self.hparams.items()}
-        object.__setattr__(self, "hparams", MappingProxyType(frozen))
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> GMEnsembleConfig:
-        """Build from a config table. ``train``/``warm_train`` tables override this class's defaults key by key;
-        an unknown key fails with the closest names."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=3)
-                hint = f"did you mean {', '.join(close)}?" if close else f"valid: {', '.join(names)}"
-                raise ModelError(f"unknown gm option '{key}'", where="gm config", fix=hint)
-        kwargs = dict(values)
-        for key in ("train", "warm_train"):
-            if key in kwargs:
-                base = dataclasses.asdict(_default_train() if key == "train" else _default_warm_train())
-                kwargs[key] = TrainConfig.from_mapping({**base, **dict(kwargs[key])})
-        if "members" in kwargs:
-            kwargs["members"] = tuple(kwargs["members"])
-        return cls(**kwargs)
-
-    def member_hparams(self, name: str) -> dict[str, Any]:
-        """The size preset merged with this member's overrides (without the data-derived sizes)."""
-        merged = {**_registry().default_hparams(name, self.size), **dict(self.hparams.get(name, {}))}
-        return {k: v for k, v in merged.items() if k not in _DATA_KEYS}
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for ``meta.json`` and run records."""
-        return {
-            "members": list(self.members),
-            "size": self.size,
-            "hparams": {k: dict(v) for k, v in self.hparams.items()},
-            "train": dataclasses.asdict(self.train),
-            "warm_train": dataclasses.asdict(self.warm_train),
-            "weighting": self.weighting,
-            "calibration": self.calibration,
-            "calibration_pool": self.calibration_pool,
-            "cpu_threads": self.cpu_threads,
-        }
 
 
 @dataclass(frozen=True)
@@ -274,7 +158,7 @@ def _seeded_build(name: str, hparams: dict[str, Any], seed: int) -> ForecastNetw
     """Build with a fixed initialisation, leaving the caller's RNG state untouched."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _registry().build_network(name, **hparams)
+        return build_network(name, **hparams)
 
 
 def _member_windows(ws: WindowSet, net_cls: type[ForecastNetwork]) -> WindowSet:
@@ -311,7 +195,6 @@ def _train_ensemble(
     previous: GMEnsemble | None,
     info: Mapping[str, Any] | None,
 ) -> tuple[GMEnsemble, list[MemberReport]]:
-    registry = _registry()
     data_sizes = {
         "input_size": train_ws.input_size,
         "horizon": train_ws.horizon,
@@ -322,7 +205,7 @@ def _train_ensemble(
     members: dict[str, ForecastNetwork] = {}
     fits: dict[str, tuple[bool, FitResult]] = {}
     for i, name in enumerate(cfg.members):
-        net_cls = registry.NETWORKS[name]
+        net_cls = get_network(name)
         n_future = train_ws.n_future if net_cls.FUTURE_EXOG else 0
         hparams = {**cfg.member_hparams(name), **data_sizes, "n_future": n_future}
         tcfg = cfg.train
@@ -405,14 +288,14 @@ def save_ensemble(ens: GMEnsemble, store: ModelStore, name: str) -> ModelVersion
 
 def load_ensemble(store: ModelStore, name: str, version: str = "latest") -> GMEnsemble:
     """Rebuild a stored fold ensemble through the registry (verified by the store; nothing is unpickled)."""
-    nets, meta = load_networks(store, "GM", name, version, build=_registry().build_network)
+    nets, meta = load_networks(store, "GM", name, version, build=build_network)
     where = f"GM/{name}/{meta['version']}"
     if meta.get("model_type") != MODEL_TYPE:
         raise IntegrityError(f"this version is a '{meta.get('model_type')}', not a GM ensemble", where=where)
     if meta.get("past_features") != list(PAST_FEATURES) or meta.get("future_features") != list(FUTURE_FEATURES):
         raise ModelError(
             f"the model was trained on features {meta.get('past_features')} + {meta.get('future_features')}, "
-            f"but this version of ml.features computes {list(PAST_FEATURES)} + {list(FUTURE_FEATURES)}",
+            f"but this version of ml.gm.features computes {list(PAST_FEATURES)} + {list(FUTURE_FEATURES)}",
             where=where,
             fix="retrain the model with this version",
         )

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from ml.errors import ModelError
-from ml.walkforward import Fold, WalkForwardConfig, format_folds, history_needed, make_folds
+from ml.gm.walkforward import Fold, WalkForwardConfig, format_folds, history_needed, make_folds
 
 INDEX = pd.bdate_range("2010-01-04", periods=1500, name="date")
 CFG = WalkForwardConfig(retrain_every=50, embargo=7, val_bars=60, min_train_bars=200, sequence_length=30, horizon=5)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ml.errors import ModelError
-from ml.windows import make_windows, merge_channels, split_channels, standardize_windows
+from ml.gm.windows import make_windows, merge_channels, split_channels, standardize_windows
 
 
 def _values(rows: int = 30, cols: int = 3) -> np.ndarray:

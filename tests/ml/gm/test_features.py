@@ -7,7 +7,7 @@ import pytest
 from pandas.tseries.offsets import BDay
 
 from ml.errors import ModelError
-from ml.features import (
+from ml.gm.features import (
     FUTURE_FEATURES,
     PAST_FEATURES,
     WARMUP_BARS,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ml.errors import ModelError
-from ml.scaling import StandardScaler
+from ml.gm.scaling import StandardScaler
 
 
 def test_fit_uses_only_the_given_rows_and_transforms_everything() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.news.lang import detect_language
+from ground.lang import detect_language
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,8 @@ from feeds.news.lang import detect_language
 )
 def test_detect_language(text: str, hint: str, expected: str) -> None:
     assert detect_language(text, hint) == expected
+
+
+def test_mixed_headlines_follow_the_han_share() -> None:
+    assert detect_language("比亚迪10月销量增长 BYD") == "zh"
+    assert detect_language("Apple (AAPL) beats estimates; 苹果") == "en"

@@ -8,22 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from ml.calibration import DirectionCalibrator
+from ground.config import from_mapping
+from ground.errors import ConfigError, InvalidValue
 from ml.device import torch_threads
-from ml.ensemble import (
-    GMEnsemble,
-    GMEnsembleConfig,
-    load_ensemble,
-    save_ensemble,
-)
 from ml.errors import IntegrityError, ModelError
-from ml.features import FUTURE_FEATURES, PAST_FEATURES, build_features
-from ml.gm_run import train_fold
-from ml.predictor import GMPredictor
+from ml.gm.calibration import DirectionCalibrator
+from ml.gm.config import GMEnsembleConfig
+from ml.gm.ensemble import GMEnsemble, load_ensemble, save_ensemble
+from ml.gm.features import FUTURE_FEATURES, PAST_FEATURES, build_features
+from ml.gm.predictor import GMPredictor
+from ml.gm.runner import train_fold
+from ml.gm.walkforward import WalkForwardConfig, make_folds
 from ml.store import ModelStore, save_network
-from ml.trainer import TrainConfig
-from ml.walkforward import WalkForwardConfig, make_folds
-from tests.ml.test_features import price_frame
+from ml.train_config import TrainConfig
+from tests.ml.gm.test_features import price_frame
 
 WF = WalkForwardConfig(retrain_every=20, embargo=3, val_bars=30, min_train_bars=120, sequence_length=16, horizon=3)
 FAST = TrainConfig(max_epochs=2, batch_size=32, learning_rate=1e-3, patience=2, seed=0, device="cpu")
@@ -169,19 +167,19 @@ def test_loading_something_else_fails_clearly(setup, tmp_path: Path) -> None:  #
     ],
 )
 def test_config_validation(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ModelError, match=message):
+    with pytest.raises(InvalidValue, match=message):
         GMEnsembleConfig(**kwargs)  # type: ignore[arg-type]
 
 
 def test_from_mapping_overrides_defaults_key_by_key_and_rejects_unknown_keys() -> None:
-    cfg = GMEnsembleConfig.from_mapping({"members": ["tft", "nbeats"], "train": {"max_epochs": 50}})
+    cfg = from_mapping(GMEnsembleConfig, {"members": ["tft", "nbeats"], "train": {"max_epochs": 50}}, "test.toml")
     default = GMEnsembleConfig()
     assert cfg.members == ("tft", "nbeats") and cfg.train.max_epochs == 50
     assert cfg.train.batch_size == default.train.batch_size and cfg.warm_train == default.warm_train
-    with pytest.raises(ModelError, match="did you mean weighting"):
-        GMEnsembleConfig.from_mapping({"weighing": "equal"})
-    with pytest.raises(ModelError, match="unknown training option 'max_epoch'"):
-        GMEnsembleConfig.from_mapping({"warm_train": {"max_epoch": 3}})
+    with pytest.raises(ConfigError, match="did you mean 'weighting'"):
+        from_mapping(GMEnsembleConfig, {"weighing": "equal"}, "test.toml")
+    with pytest.raises(ConfigError, match="unknown config key 'warm_train.max_epoch'"):
+        from_mapping(GMEnsembleConfig, {"warm_train": {"max_epoch": 3}}, "test.toml")
 
 
 def test_member_hparams_merge_size_preset_and_overrides() -> None:

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from ml.errors import ModelError
-from ml.features import WARMUP_BARS, build_features
-from ml.gm_run import train_fold
-from ml.predictor import SIGNAL_COLUMNS, GMPredictor
-from ml.walkforward import make_folds
-from tests.ml.test_ensemble import WF, tiny_config
-from tests.ml.test_features import price_frame
+from ml.gm.features import WARMUP_BARS, build_features
+from ml.gm.predictor import SIGNAL_COLUMNS, GMPredictor
+from ml.gm.runner import train_fold
+from ml.gm.walkforward import make_folds
+from tests.ml.gm.test_ensemble import WF, tiny_config
+from tests.ml.gm.test_features import price_frame
 
 
 @pytest.fixture(scope="module")

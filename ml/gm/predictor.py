@@ -1,7 +1,7 @@
 """GM signals from a trained fold ensemble, for many bars at once (backtests) or one bar at a time (paper trading).
 
 Both paths build a bar's inputs the same way, from rows up to that bar only: the causal features of
-``ml.features``, scaled with the fold's training statistics, and the calendar of the business days after the bar.
+``ml.gm.features``, scaled with the fold's training statistics, and the calendar of the business days after the bar.
 So a live session that sees a bar's close produces the signal the backtest recorded for that bar.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 
 from ml.device import torch_threads
-from ml.ensemble import GMEnsemble
 from ml.errors import ModelError
-from ml.features import FeatureSet, build_features
+from ml.gm.ensemble import GMEnsemble
+from ml.gm.features import FeatureSet, build_features
 
 SIGNAL_COLUMNS = ("gm_mu", "gm_prob", "gm_unc")
 

@@ -3,7 +3,7 @@
 For each fold of the schedule: fit the scaler on the fold's training rows, build the training and validation
 windows, train and calibrate the ensemble, store it as a version, and forecast the fold's test bars. A test bar's
 signal therefore depends on prices up to that bar (causal features) and on a model fitted to data that ends an
-embargo before the fold's test window; ``tests/ml/test_gm_run.py`` checks this by perturbing later prices.
+embargo before the fold's test window; ``tests/ml/gm/test_runner.py`` checks this by perturbing later prices.
 """
 from __future__ import annotations
 
@@ -18,15 +18,16 @@ import pandas as pd
 import torch
 
 from ground.provenance import fingerprint_frame
-from ml.calibration import calibration_summary, hit_rate_by_confidence, reliability_table
 from ml.device import torch_threads
-from ml.ensemble import GMEnsemble, GMEnsembleConfig, MemberReport, save_ensemble, train_ensemble
-from ml.features import PAST_FEATURES, WARMUP_BARS, FeatureSet, build_features
-from ml.predictor import GMPredictor
-from ml.scaling import StandardScaler
+from ml.gm.calibration import calibration_summary, hit_rate_by_confidence, reliability_table
+from ml.gm.config import GMEnsembleConfig
+from ml.gm.ensemble import GMEnsemble, MemberReport, save_ensemble, train_ensemble
+from ml.gm.features import PAST_FEATURES, WARMUP_BARS, FeatureSet, build_features
+from ml.gm.predictor import GMPredictor
+from ml.gm.scaling import StandardScaler
+from ml.gm.walkforward import Fold, WalkForwardConfig, format_folds, make_folds
+from ml.gm.windows import WindowSet, make_windows
 from ml.store import ModelStore
-from ml.walkforward import Fold, WalkForwardConfig, format_folds, make_folds
-from ml.windows import WindowSet, make_windows
 
 log = logging.getLogger(__name__)
 

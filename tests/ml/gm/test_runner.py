@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import gm_run
-from ml.ensemble import load_ensemble
 from ml.errors import ModelError
-from ml.features import PAST_FEATURES, WARMUP_BARS, FeatureSet, build_features
-from ml.gm_run import audit_last_fold, run_gm_walk_forward, train_fold
-from ml.predictor import GMPredictor
-from ml.scaling import StandardScaler
+from ml.gm import runner as gm_run
+from ml.gm.ensemble import load_ensemble
+from ml.gm.features import PAST_FEATURES, WARMUP_BARS, FeatureSet, build_features
+from ml.gm.predictor import GMPredictor
+from ml.gm.runner import audit_last_fold, run_gm_walk_forward, train_fold
+from ml.gm.scaling import StandardScaler
+from ml.gm.walkforward import make_folds
 from ml.store import ModelStore
-from ml.walkforward import make_folds
-from tests.ml.test_ensemble import WF, tiny_config
-from tests.ml.test_features import price_frame
+from tests.ml.gm.test_ensemble import WF, tiny_config
+from tests.ml.gm.test_features import price_frame
 
 FRAME = price_frame(360, seed=7)
 TEST_START, TEST_END = FRAME.index[270], FRAME.index[335]  # three folds of 20 bars and one of 6

@@ -1,4 +1,4 @@
-"""Language of a news text: a script-ratio heuristic (Han -> zh) with a function-word check for English.
+"""Language of a text (news items, training headlines, queries): a script-ratio heuristic (Han -> zh) with a function-word check for English.
 
 Headlines are short, which statistical detectors handle poorly; the script alone settles Chinese, and for
 Latin text the feed's declared language (when given) beats guessing from a dozen words.
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Han ideographs (CJK Unified, Extension A, Compatibility): the one definition every package uses.
+HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN = re.compile(f"[{HAN_RANGES}]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -30,7 +32,7 @@ _HAN_SHARE = 0.3
 def detect_language(text: str, hint: str = "") -> str:
     """Return "zh", "en", "ja", "ko", "ru", the hint's primary subtag, or "other" when nothing fits."""
     hint = hint.split("-")[0].split("_")[0].strip().lower()
-    han, kana, hangul = len(_HAN.findall(text)), len(_KANA.findall(text)), len(_HANGUL.findall(text))
+    han, kana, hangul = len(HAN.findall(text)), len(_KANA.findall(text)), len(_HANGUL.findall(text))
     latin, cyrillic = len(_LATIN.findall(text)), len(_CYRILLIC.findall(text))
     letters = han + kana + hangul + latin + cyrillic
     if letters == 0:

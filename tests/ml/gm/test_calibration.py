@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from ml.calibration import (
+from ml.errors import ModelError
+from ml.gm.calibration import (
     DirectionCalibrator,
     calibration_summary,
     hit_rate_by_confidence,
     pool_adjacent_violators,
     reliability_table,
 )
-from ml.errors import ModelError
 
 
 def _logistic_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
