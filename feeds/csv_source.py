@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feeds.validate import to_float, validate_prices
+from feeds.validate import JumpPolicy, to_float, validate_prices
 from ground.choices import close_matches
 from ground.errors import DataError
 
@@ -32,8 +32,11 @@ DATE_FORMATS = ("ISO8601", "%Y%m%d", "%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y 
 _WITH_OFFSET = r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:[+-]\d{2}:?\d{2}|Z)$"
 
 
-def read_price_csv(path: Path, *, symbol: str | None = None) -> pd.DataFrame:
-    """Read and validate a price CSV; errors name the file and the 1-based data row (header not counted)."""
+def read_price_csv(path: Path, *, symbol: str | None = None, jumps: JumpPolicy = "refuse") -> pd.DataFrame:
+    """Read and validate a price CSV; errors name the file and the 1-based data row (header not counted).
+
+    ``jumps`` is the validator's policy for one-day moves past its threshold (see ``validate_prices``).
+    """
     path = Path(path)
     label = symbol or path.stem.upper()
     origin = str(path)
@@ -53,11 +56,11 @@ def read_price_csv(path: Path, *, symbol: str | None = None) -> pd.DataFrame:
         ) from exc
     except (UnicodeDecodeError, OSError) as exc:
         raise DataError(f"{label}: cannot read the file ({exc})", where=origin, fix="save it as UTF-8 CSV") from exc
-    return frame_from_table(raw, symbol=label, origin=origin)
+    return frame_from_table(raw, symbol=label, origin=origin, jumps=jumps)
 
 
 def frame_from_table(
-    raw: pd.DataFrame, *, symbol: str, origin: str, date_format: str | None = None
+    raw: pd.DataFrame, *, symbol: str, origin: str, date_format: str | None = None, jumps: JumpPolicy = "refuse"
 ) -> pd.DataFrame:
     """Pick date/OHLCV (and Adj Close) columns by name from a raw table and return a validated frame.
 
@@ -75,7 +78,7 @@ def frame_from_table(
         _adjust(prices, to_float(raw[columns["adj close"]], column="adj close", symbol=symbol, origin=origin),
                 symbol, origin)
     frame = pd.DataFrame(prices, index=pd.DatetimeIndex(dates, name="date"))
-    return validate_prices(frame, symbol=symbol, origin=origin)
+    return validate_prices(frame, symbol=symbol, origin=origin, jumps=jumps)
 
 
 def parse_dates(

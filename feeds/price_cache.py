@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feeds.ticker import check_symbol
 from feeds.validate import validate_prices
 from ground.errors import DataError
 
@@ -47,8 +48,13 @@ class PriceCache:
         self.root = Path(root)
 
     def path_for(self, symbol: str) -> Path:
-        """Where ``symbol`` is stored; quoting keeps ``^GSPC`` or ``EURUSD=X`` safe as a file name."""
-        return self.root / f"{urllib.parse.quote(symbol.upper(), safe='-._')}.parquet"
+        """Where ``symbol`` is stored; quoting keeps ``^GSPC`` or ``EURUSD=X`` safe as a file name.
+
+        A symbol that is not a ticker (a path separator, "..", NUL, a drive prefix) is refused first
+        (BadSymbolError), so user text never reaches the file system as a path.
+        """
+        name = urllib.parse.quote(check_symbol(symbol, where="price cache"), safe="-._")
+        return self.root / f"{name}.parquet"
 
     def get(self, symbol: str) -> CachedPrices | None:
         """The cached bars of ``symbol``, or None when there are none or the file is unusable."""
@@ -61,7 +67,7 @@ class PriceCache:
             if meta["schema"] != SCHEMA_VERSION or meta["symbol"] != symbol.upper():
                 raise ValueError(f"holds {meta['symbol']!r} in schema {meta['schema']}")
             fetched_at = datetime.fromisoformat(meta["fetched_at"])
-            frame = validate_prices(table.to_pandas(), symbol=symbol, origin=str(path), warn_jumps=False)
+            frame = validate_prices(table.to_pandas(), symbol=symbol, origin=str(path), jumps="skip")
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException, DataError) as exc:
             logger.warning("ignoring unreadable price cache file %s (%s: %s)", path, type(exc).__name__, exc)
             return None
@@ -74,7 +80,7 @@ class PriceCache:
         folder cannot be written; the caller decides whether a cache miss matters."""
         path = self.path_for(symbol)
         fetched_at = (fetched_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        frame = validate_prices(frame, symbol=symbol, origin=f"price cache write {path}", warn_jumps=False)
+        frame = validate_prices(frame, symbol=symbol, origin=f"price cache write {path}", jumps="skip")
         meta = {"schema": SCHEMA_VERSION, "symbol": symbol.upper(), "source": source,
                 "fetched_at": fetched_at.isoformat()}
         table = pa.Table.from_pandas(frame, preserve_index=True)

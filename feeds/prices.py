@@ -27,6 +27,8 @@ import pandas as pd
 from feeds.bundled import find_bundled, load_bundled
 from feeds.csv_source import read_price_csv
 from feeds.price_cache import PriceCache
+from feeds.ticker import check_symbol
+from feeds.validate import JUMP_THRESHOLD, PriceJump, PriceJumpError, find_jumps
 from feeds.yahoo import fetch_yahoo
 from ground.choices import choice_hint
 from ground.errors import DataError, SourceUnavailableError, UserInputError
@@ -49,6 +51,9 @@ class PriceLoad:
     fetched_at: datetime | None
     fully_covered: bool
     notes: tuple[str, ...]
+    #: One-day close moves past the validator's threshold in the served bars, present only when the caller
+    #: accepted them (``load_prices(accept_jumps=True)``); also described in ``notes``.
+    jumps: tuple[PriceJump, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class _Request:
     start: date | None
     end: date | None
     warmup_bars: int
+    accept_jumps: bool = False
 
     @property
     def end_or_today(self) -> date:
@@ -88,16 +94,22 @@ def load_prices(
     session: Any = None,
     offline: bool = False,
     warmup_bars: int = 0,
+    accept_jumps: bool = False,
 ) -> PriceLoad:
     """Validated bars of ``symbol`` in [start, end] plus ``warmup_bars`` bars before ``start`` (history
     that models train on); ``PriceLoad.first`` is the first bar actually served, warm-up included.
 
     ``csv_path`` selects the CSV source (with ``source`` "auto" or "csv"). ``session`` is passed to
     yfinance; ``offline`` skips the network entirely.
+
+    A one-day close move past the validator's threshold in the served bars (usually an unadjusted split) is
+    a ``PriceJumpError`` naming the dates, unless ``accept_jumps``: then the moves are served, listed in
+    ``PriceLoad.jumps`` and described in ``PriceLoad.notes``. Moves outside the served range do not count.
     """
-    req = _check_request(symbol, start, end, source, csv_path, warmup_bars)
+    req = _check_request(symbol, start, end, source, csv_path, warmup_bars, accept_jumps)
     if csv_path is not None:
-        return _serve(req, _Candidate("csv", read_price_csv(Path(csv_path), symbol=req.symbol), None, str(csv_path)), [])
+        frame = read_price_csv(Path(csv_path), symbol=req.symbol, jumps="skip")
+        return _serve(req, _Candidate("csv", frame, None, str(csv_path)), [])
     cache = PriceCache(cache_dir if cache_dir is not None else default_cache_dir())
     if source == "cache":
         return _serve(req, _from_cache(req, cache), [])
@@ -175,7 +187,7 @@ def _from_yahoo(
         first, last = cached.full.index[0].date(), cached.full.index[-1].date()
         start = None if start is None else min(start, first)
         end = None if end is None else max(end, last)
-    frame = fetch_yahoo(req.symbol, start, end, session=session)
+    frame = fetch_yahoo(req.symbol, start, end, session=session, jumps="skip")
     fetched_at = datetime.now(timezone.utc)
     try:
         cache.put(req.symbol, frame, "yfinance", fetched_at=fetched_at)
@@ -187,7 +199,7 @@ def _from_yahoo(
 
 def _from_bundled(req: _Request) -> _Candidate:
     found = find_bundled(req.symbol)
-    return _Candidate("bundled", load_bundled(req.symbol), None, found.origin if found else "bundled")
+    return _Candidate("bundled", load_bundled(req.symbol, jumps="skip"), None, found.origin if found else "bundled")
 
 
 def _serve(req: _Request, cand: _Candidate, notes: list[str]) -> PriceLoad:
@@ -198,10 +210,17 @@ def _serve(req: _Request, cand: _Candidate, notes: list[str]) -> PriceLoad:
             where=cand.origin,
             fix="choose dates inside the available range",
         )
+    jumps = find_jumps(frame)
+    if jumps and not req.accept_jumps:
+        raise PriceJumpError(req.symbol, cand.origin, jumps)
     shortfalls = _shortfalls(req, cand.full)
     for text in shortfalls:
         logger.warning("%s: %s (served by %s)", req.symbol, text, cand.source)
     notes = [*notes, *shortfalls]
+    if jumps:
+        accepted = f"accepted {len(jumps)} one-day close move(s) past {JUMP_THRESHOLD:.0%}: {', '.join(map(str, jumps))}"
+        logger.warning("%s: %s (served by %s)", req.symbol, accepted, cand.source)
+        notes.append(accepted)
     logger.info("%s: %d bars %s..%s from %s (%s)", req.symbol, len(frame), frame.index[0].date(),
                 frame.index[-1].date(), cand.source, cand.origin)
     return PriceLoad(
@@ -213,6 +232,7 @@ def _serve(req: _Request, cand: _Candidate, notes: list[str]) -> PriceLoad:
         fetched_at=cand.fetched_at,
         fully_covered=not shortfalls,
         notes=tuple(notes),
+        jumps=jumps,
     )
 
 
@@ -244,7 +264,8 @@ def _shortfalls(req: _Request, full: pd.DataFrame) -> list[str]:
 
 
 def _check_request(
-    symbol: str, start: date | None, end: date | None, source: str, csv_path: Path | None, warmup_bars: int
+    symbol: str, start: date | None, end: date | None, source: str, csv_path: Path | None, warmup_bars: int,
+    accept_jumps: bool,
 ) -> _Request:
     if source not in SOURCES:
         raise UserInputError(f"unknown price source {source!r}", where="--data", fix=choice_hint(source, SOURCES))
@@ -259,7 +280,7 @@ def _check_request(
     if csv_path is not None and source not in ("auto", "csv"):
         raise UserInputError(f"a CSV file was given with --data {source}", where="--csv",
                              fix="use --data csv (or auto) with --csv, or drop --csv")
-    return _Request(symbol.strip().upper(), _as_date(start), _as_date(end), warmup_bars)
+    return _Request(check_symbol(symbol), _as_date(start), _as_date(end), warmup_bars, accept_jumps)
 
 
 def _as_date(value: date | None) -> date | None:

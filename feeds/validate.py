@@ -8,11 +8,19 @@ validator runs on every load, including 50,000-bar benchmark frames.
 
 Rows are named in errors by their 1-based position in the frame handed in. Sources pass rows in their
 file order, so for a file that is the data row number (the header not counted).
+
+Hostile or broken values are refused, never passed on: non-finite numbers (inf), absurd magnitudes
+(MAX_PRICE, MAX_VOLUME: a close of 1e308 would overflow every return and metric downstream), bars dated
+after today, and one-day close moves past JUMP_THRESHOLD (almost always a split the source did not adjust
+for) unless the caller accepts them (``jumps="accept"``); accepted moves are logged and can be listed with
+``find_jumps`` so that a run records them.
 """
 from __future__ import annotations
 
 import logging
-import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,8 +30,16 @@ from ground.errors import DataError
 logger = logging.getLogger(__name__)
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
-#: A one-day close move larger than this fraction is reported as a likely unadjusted split.
+#: A one-day close move larger than this fraction is refused as a likely unadjusted split (unless accepted).
 JUMP_THRESHOLD = 0.5
+#: Prices above this are refused as absurd (the dearest listed share trades below 1e6).
+MAX_PRICE = 1e9
+#: Volumes above this are refused as absurd (a busy day on a large stock is about 1e9 shares).
+MAX_VOLUME = 1e15
+#: A bar may be dated at most this far past today's UTC date (exchanges east of UTC are a day ahead).
+FUTURE_SLACK = timedelta(days=1)
+
+JumpPolicy = Literal["refuse", "accept", "skip"]
 #: Relative slack for the OHLC consistency rule: sources round prices to a few decimals, and adjusting
 #: by a dividend ratio can move a high that equals the close by one unit in the last place.
 OHLC_RTOL = 1e-6
@@ -31,12 +47,43 @@ OHLC_RTOL = 1e-6
 _FIX_ROW = "correct or remove the row in the source data"
 
 
-class PriceJumpWarning(UserWarning):
-    """A one-day close move over 50%: usually a stock split the source did not adjust for."""
+@dataclass(frozen=True)
+class PriceJump:
+    """A one-day close move past JUMP_THRESHOLD: the bar's date and the move as a fraction (-0.9 = -90%)."""
+
+    date: date
+    move: float
+
+    def __str__(self) -> str:
+        return f"{self.date.isoformat()} ({self.move:+.0%})"
+
+
+class PriceJumpError(DataError):
+    """One-day close moves past the threshold that the caller did not accept; ``jumps`` lists them."""
+
+    def __init__(self, symbol: str, origin: str, jumps: tuple[PriceJump, ...]) -> None:
+        self.jumps = jumps
+        days = ", ".join(map(str, jumps[:5])) + (f" and {len(jumps) - 5} more" if len(jumps) > 5 else "")
+        super().__init__(
+            f"{symbol}: close moved more than {JUMP_THRESHOLD:.0%} in one day on {days} - breaks rule "
+            "'no one-day move past the jump threshold' (likely an unadjusted split)",
+            where=f"{origin}, {jumps[0].date.isoformat()}",
+            fix="use split-adjusted prices, or accept the move if it is real (accept_jumps=True / --accept-jumps)",
+        )
+
+
+def find_jumps(frame: pd.DataFrame, threshold: float = JUMP_THRESHOLD) -> tuple[PriceJump, ...]:
+    """The one-day close moves larger than ``threshold`` in a validated price frame, oldest first."""
+    close = frame["close"].to_numpy(dtype="float64")
+    if len(close) < 2:
+        return ()
+    move = close[1:] / close[:-1] - 1.0
+    hits = np.flatnonzero(np.abs(move) > threshold)
+    return tuple(PriceJump(frame.index[j + 1].date(), float(move[j])) for j in hits)
 
 
 def validate_prices(
-    df: pd.DataFrame, *, symbol: str, origin: str, warn_jumps: bool = True
+    df: pd.DataFrame, *, symbol: str, origin: str, jumps: JumpPolicy = "refuse", today: date | None = None
 ) -> pd.DataFrame:
     """Check ``df`` against the price-frame contract and return a clean copy (the input is not changed).
 
@@ -47,8 +94,9 @@ def validate_prices(
     low are an error rather than filled from the close: a made-up flat bar would change next-open fills.
     Everything else that breaks a rule raises ``DataError`` naming symbol, origin, row and rule.
 
-    ``warn_jumps=False`` skips the split warning for data that was validated (and warned about) before,
-    such as a cache file written by this function's output.
+    ``jumps``: "refuse" raises PriceJumpError for a one-day move past JUMP_THRESHOLD; "accept" logs it
+    and goes on (list it with ``find_jumps``); "skip" does not look, for data this function passed before,
+    such as a cache file written from its output. ``today`` (default: the UTC date now) bounds the dates.
     """
     missing = [c for c in PRICE_COLUMNS if c not in df.columns]
     if missing:
@@ -71,16 +119,21 @@ def validate_prices(
 
     index, values, pos = _drop_weekend_duplicates(index, values, pos, symbol, origin)
     index, values, pos = _drop_weekend_copies(index, values, pos, symbol, origin)
+    _check_future(index, pos, symbol, origin, today or datetime.now(timezone.utc).date())
     _check_bars(index, values, pos, symbol, origin)
 
     volume = values[:, 4]
     if np.isnan(volume).any():
         logger.info("%s: %d rows without volume set to 0 (%s)", symbol, int(np.isnan(volume).sum()), origin)
         values[:, 4] = np.nan_to_num(volume, nan=0.0)
-    if warn_jumps:
-        _warn_jumps(index, values[:, 3], symbol, origin)
-
     out = pd.DataFrame(values, index=pd.DatetimeIndex(index.as_unit("ns"), name="date"), columns=list(PRICE_COLUMNS))
+    if jumps != "skip":
+        found = find_jumps(out)
+        if found and jumps == "refuse":
+            raise PriceJumpError(symbol, origin, found)
+        if found:
+            logger.warning("%s: accepted %d one-day close move(s) past %.0f%%: %s (%s)", symbol, len(found),
+                           JUMP_THRESHOLD * 100, ", ".join(map(str, found)), origin)
     return out
 
 
@@ -176,11 +229,40 @@ def _drop_weekend_copies(
     return index[keep], values[keep], pos[keep]
 
 
+def _check_future(index: pd.DatetimeIndex, pos: np.ndarray, symbol: str, origin: str, today: date) -> None:
+    """No bar dated after today (plus FUTURE_SLACK): such a row is a typo or a hostile file, never a price."""
+    late = index >= pd.Timestamp(today + FUTURE_SLACK + timedelta(days=1))
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"{symbol}: date {_fmt(index[i])} is in the future (today is {today.isoformat()})"
+            f"{_more(int(late.sum()))} - breaks rule 'no bars dated after today'",
+            where=f"{origin}, row {pos[i] + 1} ({_fmt(index[i])})",
+            fix=_FIX_ROW,
+        )
+
+
 def _check_bars(index: pd.DatetimeIndex, values: np.ndarray, pos: np.ndarray, symbol: str, origin: str) -> None:
-    """Each bar: positive close, present and positive open/high/low, a range that holds open and close."""
+    """Each bar: finite, not absurd, positive close, present and positive open/high/low, a range that holds
+    open and close."""
     o, h, low, c, v = values.T
     with np.errstate(invalid="ignore"):
         rules = (
+            (
+                np.isinf(values).any(axis=1),
+                "values are finite",
+                lambda i: "non-finite value (" + ", ".join(
+                    f"{name}={_num(values[i, k])}" for k, name in enumerate(PRICE_COLUMNS)
+                    if np.isinf(values[i, k])) + ")",
+            ),
+            (
+                (values[:, :4] > MAX_PRICE).any(axis=1),
+                f"prices are below {MAX_PRICE:g}",
+                lambda i: "absurd price (" + ", ".join(
+                    f"{name}={_num(values[i, k])}" for k, name in enumerate(PRICE_COLUMNS[:4])
+                    if values[i, k] > MAX_PRICE) + ")",
+            ),
+            (v > MAX_VOLUME, f"volume is below {MAX_VOLUME:g}", lambda i: f"absurd volume {_num(v[i])}"),
             (~(c > 0), "close is a positive number", lambda i: f"close is {_num(c[i])}"),
             (
                 np.isnan(values[:, :3]).any(axis=1),
@@ -212,25 +294,6 @@ def _check_bars(index: pd.DatetimeIndex, values: np.ndarray, pos: np.ndarray, sy
                 where=f"{origin}, row {pos[i] + 1} ({_fmt(index[i])})",
                 fix=_FIX_ROW,
             )
-
-
-def _warn_jumps(index: pd.DatetimeIndex, close: np.ndarray, symbol: str, origin: str) -> None:
-    """One PriceJumpWarning listing the days whose close moved more than JUMP_THRESHOLD."""
-    if len(close) < 2:
-        return
-    move = close[1:] / close[:-1] - 1.0
-    jumps = np.flatnonzero(np.abs(move) > JUMP_THRESHOLD)
-    if not len(jumps):
-        return
-    days = ", ".join(f"{_fmt(index[j + 1])} ({move[j]:+.0%})" for j in jumps[:5])
-    more = f" and {len(jumps) - 5} more" if len(jumps) > 5 else ""
-    warnings.warn(
-        PriceJumpWarning(
-            f"{symbol}: close moved more than {JUMP_THRESHOLD:.0%} in one day on {days}{more} ({origin}); "
-            "likely an unadjusted split - use split-adjusted prices"
-        ),
-        stacklevel=3,
-    )
 
 
 def _fmt(ts: pd.Timestamp) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -23,6 +24,8 @@ from ground.choices import suggest
 from ground.errors import ConfigError, InvalidValue, UserInputError
 
 T = TypeVar("T")
+
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _coerce(value: Any, hint: Any, key: str, origins: Origins) -> Any:
             return value
         raise ConfigError(f"{key} must be true or false, got {value!r}", where)
     if hint is int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
             return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key} must be an integer, got {value!r}", where)
@@ -88,7 +91,7 @@ def _coerce(value: Any, hint: Any, key: str, origins: Origins) -> Any:
     if hint is float:
         try:
             number = float(value) if not isinstance(value, bool) else math.nan
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float range
             number = math.nan
         if not math.isfinite(number):
             raise ConfigError(f"{key} must be a finite number, got {value!r}", where)

@@ -21,6 +21,7 @@ from torch import nn
 
 from ml.errors import ModelError
 from ml.networks.base import ForecastNetwork
+from ml.store import check_name
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def export_network(
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ModelError(f"unknown export format(s) {unknown}", fix=f"choose from {', '.join(FORMATS)}")
+    check_name(name, "export name")  # it becomes a file name
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     was_training = net.training

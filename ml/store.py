@@ -4,6 +4,11 @@ A version id is derived from the content (the weights' bytes and the metadata le
 training gives the same id and saving it twice is a no-op. Writes go to a temp folder that is renamed into
 place, so a crash never leaves a half-written version. Loading verifies size, hash, schema and id before
 anything is built, and never unpickles.
+
+Names and versions come from users (command lines, configs, report references) and become folder names, so
+each is checked against a strict pattern before it touches a path: no '/', '\\', '..', NUL or drive prefix
+ever reaches the file system. A version whose meta.json is unreadable is listed as broken (``problem``)
+instead of hiding its model: ``latest`` skips it and ``prune`` can delete it.
 """
 from __future__ import annotations
 
@@ -55,10 +60,17 @@ class ModelVersion:
     created_at: str
     weights_bytes: int
     classes: tuple[str, ...]
+    problem: str = ""  # why this version cannot be read ("" when it can)
+    fix: str = ""  # how to repair it, when known
 
     @property
     def ref(self) -> str:
         return f"{self.kind}/{self.name}/{self.version}"
+
+    @property
+    def broken(self) -> bool:
+        """True when the version's meta.json could not be read: listed, prunable, never loaded."""
+        return bool(self.problem)
 
 
 def _check_kind(kind: str) -> str:
@@ -67,10 +79,15 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def _check_name(name: str, what: str = "model name") -> str:
-    if not _NAME_RE.fullmatch(name):
-        raise ModelError(f"invalid {what} '{name}'", fix="use letters, digits, '.', '_' or '-' (not starting with '.' or '-')")
+def check_name(name: str, what: str = "model name") -> str:
+    """``name`` if it is safe as one folder or file name (no separators, '..', NUL or drive), else ModelError."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise ModelError(f"invalid {what} {name!r}",
+                         fix="use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return name
+
+
+_check_name = check_name
 
 
 def _jsonable(obj: Any) -> Any:
@@ -180,11 +197,20 @@ class ModelStore:
             classes = (str(meta.get("class", "?")),)
         return ModelVersion(kind, name, path.name, path, str(meta.get("created_at", "")), int(meta.get("weights_bytes", 0)), classes)
 
+    def _version_or_broken(self, kind: str, name: str, path: Path) -> ModelVersion:
+        try:
+            return self._version(kind, name, path)
+        except IntegrityError as exc:
+            log.warning("%s/%s/%s is broken: %s", kind, name, path.name, exc.what)
+            return ModelVersion(kind, name, path.name, path, "", 0, (), problem=exc.what, fix=exc.fix)
+
     def _versions_of(self, kind: str, name: str) -> list[ModelVersion]:
+        """Every version folder, oldest first; broken ones (no created_at) sort before all others."""
         parent = self.root / kind / name
         if not parent.is_dir():
             return []
-        found = [self._version(kind, name, p) for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        found = [self._version_or_broken(kind, name, p) for p in parent.iterdir()
+                 if p.is_dir() and not p.name.startswith(".")]
         return sorted(found, key=lambda v: (v.created_at, v.version))
 
     def resolve(self, kind: str, name: str, version: str = "latest") -> Path:
@@ -198,9 +224,18 @@ class ModelStore:
             raise ModelError(f"no model '{kind}/{name}' in the store", where=str(self.root), fix=fix)
         if version == "latest":
             versions = self._versions_of(kind, name)
+            healthy = [v for v in versions if not v.broken]
             if not versions:
                 raise ModelError(f"model '{kind}/{name}' has no versions", where=str(parent))
-            return versions[-1].path
+            if not healthy:
+                newest = versions[-1]
+                raise IntegrityError(
+                    f"no readable version of '{kind}/{name}' ({len(versions)} broken); {newest.version}: "
+                    f"{newest.problem}",
+                    where=str(newest.path),
+                    fix=newest.fix or f"remove broken versions with `bt-models prune {kind}/{name} --keep 0`",
+                )
+            return healthy[-1].path
         _check_name(version, "version")
         path = parent / version
         if not path.is_dir():
@@ -264,9 +299,14 @@ class ModelStore:
         (referenced by a report) survive unless ``force``. Returns what was removed."""
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
             raise ModelError(f"keep={keep!r} must be an integer >= 0")
-        self.resolve(kind, name, "latest")
+        _check_kind(kind)
+        _check_name(name)
+        if not (self.root / kind / name).is_dir():
+            self.resolve(kind, name, "latest")  # raises the "no such model, did you mean" error
         versions = self._versions_of(kind, name)
-        candidates = versions[: max(0, len(versions) - keep)]
+        # Broken versions go first and never count towards the `keep` newest readable ones.
+        healthy = [v for v in versions if not v.broken]
+        candidates = [v for v in versions if v.broken] + healthy[: max(0, len(healthy) - keep)]
         removed = []
         for v in candidates:
             if v.ref in protected and not force:
@@ -352,6 +392,10 @@ def load_networks(
     builder = build or _registry_builder()
     nets = {}
     for key, spec in meta["members"].items():
+        try:
+            _check_name(key, "member name")
+        except ModelError as exc:
+            raise IntegrityError(f"meta.json names a member {key!r} that is not a safe name", where=where) from exc
         prefix = f"{MEMBER_PREFIX}{key}."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         nets[key] = _build(spec, state, builder, where)

@@ -68,8 +68,13 @@ def list_cmd(store: ModelStore, kind: str | None) -> None:
     if not versions:
         click.echo(f"no models in {store.root}")
         return
-    rows = [[v.ref, v.created_at[:19].replace("T", " "), ",".join(v.classes), _size(v.weights_bytes)] for v in versions]
+    rows = [[v.ref, v.created_at[:19].replace("T", " "), ",".join(v.classes), _size(v.weights_bytes)]
+            if not v.broken else [v.ref, "-", f"BROKEN: {v.problem}", "-"] for v in versions]
     click.echo(_table(["MODEL", "CREATED (UTC)", "NETWORKS", "WEIGHTS"], rows))
+    broken = [v for v in versions if v.broken]
+    if broken:
+        click.echo(f"{len(broken)} broken version(s) cannot be loaded; remove them with "
+                   f"`bt-models prune KIND/name --keep N` (broken versions go first)", err=True)
 
 
 @main.command()
@@ -103,6 +108,9 @@ def export(store: ModelStore, ref: str, formats: tuple[str, ...], out: Path | No
     Prints one row per network and format; exits 1 when any export failed (the table says why).
     """
     kind, name, version = _parse_ref(ref)
+    if kind == "LLM":
+        raise ModelError(f"export is not supported for LLM (sentiment) models ('{ref}')",
+                         fix="export works on GM forecasting networks; sentiment heads are used in place")
     path = store.resolve(kind, name, version)
     meta = store.show(kind, name, path.name)
     if isinstance(meta.get("members"), dict):

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from backtests.cli.common import setup_logging, user_errors
-from feeds.news.archive import ARCHIVE_ENV, NewsArchive, default_archive_path
-from feeds.news.collect import CollectReport, collect_every, collect_once
+from feeds.news.archive import ARCHIVE_ENV, LOCK_WAIT_S, NewsArchive, default_archive_path
+from feeds.news.collect import CollectReport, FeedReport, collect_every, collect_once
 from feeds.news.config import DEFAULT_CONFIG, NewsConfig, load_config
 from feeds.news.fetch import Fetcher
 from feeds.news.importer import COLUMNS, ImportValidationError, import_file
@@ -54,6 +54,10 @@ _archive_option = click.option(
     "--archive", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help=f"News archive (SQLite). Default: ${ARCHIVE_ENV} or ~/.local/share/bt-hybrid/news.sqlite.",
 )
+_lock_wait_option = click.option(
+    "--lock-wait", type=click.FloatRange(min=0), default=LOCK_WAIT_S, show_default=True,
+    help="Seconds to wait while another process is writing the archive before giving up.",
+)
 
 
 _encoder_option = click.option(
@@ -71,26 +75,23 @@ def main(verbose: bool) -> None:
     setup_logging(verbose)
 
 
-def _print_report(report: CollectReport, run: int | None) -> None:
-    if run is not None:
-        click.echo(f"run {run} at {report.started_at.isoformat(timespec='seconds')}")
-    for feed in report.feeds:
-        click.echo(("  " if run is not None else "") + feed.line())
-
-
 @main.command()
 @_config_option
 @_archive_option
 @click.option("--every", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Collect again every MINUTES (start to start) instead of once.")
 @click.option("--max-runs", type=click.IntRange(min=1), default=None, help="Stop after N runs (with --every).")
+@_lock_wait_option
 @_embed_option
 @user_errors
-def collect(config_path: Path, archive: Path | None, every: float | None, max_runs: int | None, embed: bool) -> None:
+def collect(config_path: Path, archive: Path | None, every: float | None, max_runs: int | None,
+            lock_wait: float, embed: bool) -> None:
     """Fetch the configured feeds and store new items and new versions.
 
-    Prints one line per feed: fetched / new / updated / unchanged / rejected (with reasons), or
-    "not modified" when the server answered 304. Exits 1 when every feed of the last run failed.
+    Prints one line per feed as it finishes: fetched / new / updated / unchanged / rejected (with reasons),
+    undated items (stamped with the fetch time), items recovered from an ill-formed document, or "not
+    modified" when the server answered 304. Exits 1 when every feed of the last run failed, and 2 when the
+    archive stayed locked by another process for longer than --lock-wait.
     """
     if max_runs is not None and every is None:
         raise UserInputError("--max-runs needs --every", where="--max-runs", fix="add --every MINUTES")
@@ -99,21 +100,34 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
         raise UserInputError("the config lists no feeds", where=str(config_path), fix="add [[feeds]] entries")
     last: list[CollectReport] = []
     path = resolve_archive_path(archive, config)
+    indent = "  " if every is not None else ""
+    headed: list[int] = []  # runs whose header line is out
+
+    def on_feed(feed: FeedReport) -> None:
+        run = len(last) + 1
+        if every is not None and run not in headed:
+            headed.append(run)
+            click.echo(f"run {run} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        click.echo(indent + feed.line())
 
     def on_report(report: CollectReport) -> None:
         last.append(report)
-        _print_report(report, len(last) if every is not None else None)
-        if embed:
+        if report.archive_locked:
+            click.echo(f"Error: {report.archive_locked}", err=True)
+        elif embed:
             _embed_pending(path, DEFAULT_ENCODER)
 
-    with NewsArchive(path) as store, Fetcher(retries=config.retries) as fetcher:
+    with NewsArchive(path, lock_wait_s=lock_wait) as store, Fetcher(retries=config.retries) as fetcher:
         if every is None:
-            on_report(collect_once(config, store, fetcher))
+            on_report(collect_once(config, store, fetcher, on_feed=on_feed))
         else:
             try:
-                collect_every(config, store, fetcher, every_s=every * 60.0, max_runs=max_runs, on_report=on_report)
+                collect_every(config, store, fetcher, every_s=every * 60.0, max_runs=max_runs, on_report=on_report,
+                              on_feed=on_feed)
             except KeyboardInterrupt:  # each feed's items were committed as it finished: nothing to undo
                 click.echo(f"stopped after {len(last)} run(s)", err=True)
+    if last and last[-1].archive_locked:
+        sys.exit(2)
     if last and last[-1].all_failed:
         sys.exit(1)
 
@@ -125,14 +139,17 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
 @click.option("--tz", "tz_name", default="", help="Zone of dates without an offset (default UTC; Chinese: UTC+8).")
 @_config_option
 @_archive_option
+@_lock_wait_option
 @_embed_option
 @user_errors
 def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: Path, archive: Path | None,
-            embed: bool) -> None:
+            lock_wait: float, embed: bool) -> None:
     """Import historical news from FILE (.csv with a header, or .jsonl), all rows or none.
 
     Every row is checked first; any bad row (reported with its line number) means nothing is written,
     unless --skip-bad. Symbols come from the `symbols` column plus ticker and name matching from --config.
+    While another process writes the archive this waits (and says so) up to --lock-wait seconds, then
+    exits 2 having written nothing.
     """
     try:
         tz = ZoneInfo(tz_name) if tz_name else None
@@ -140,7 +157,7 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
         raise UserInputError(f"unknown time zone {tz_name!r}", where="--tz", fix="use an IANA name") from None
     config = load_config(config_path)
     path = resolve_archive_path(archive, config)
-    with NewsArchive(path) as store:
+    with NewsArchive(path, lock_wait_s=lock_wait) as store:
         try:
             report = import_file(file, store, skip_bad=skip_bad, source=source, tz=tz, matcher=config.matcher())
         except ImportValidationError as exc:

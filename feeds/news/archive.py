@@ -3,6 +3,12 @@
 Point in time (DESIGN.md): a version is visible at a cutoff only if it was both published AND first seen
 (fetched) by then, so an update is seen only from its own fetch time and a future-dated item waits for its date.
 Each `add` is one transaction: a failure part-way leaves the archive as it was before the call.
+
+Several processes may share one archive (a collector on a schedule, an import, a backtest reading). The file
+is in WAL mode, so readers never wait for a writer. A writer that finds another one mid-transaction logs that
+it waits and retries for up to `lock_wait_s` (default LOCK_WAIT_S), then raises ArchiveLockedError. Schema
+creation runs inside one BEGIN IMMEDIATE transaction that re-checks the schema version first, so two
+processes creating the same new archive at once both end up with the one schema.
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import logging
 import math
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,12 +31,15 @@ from ground.errors import UserInputError
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: How long a writer waits for another process's transaction to end before giving up (seconds).
+LOCK_WAIT_S = 30.0
+_FIRST_TRY_MS = 200  # a lock held shorter than this is not worth a log line
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 _QUERY_CHUNK = 500  # SQLite allows at most 999 bound parameters in older builds
 
 _SCHEMA = """
-CREATE TABLE news_versions (
+CREATE TABLE IF NOT EXISTS news_versions (
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
     published_us INTEGER NOT NULL,
@@ -44,15 +54,15 @@ CREATE TABLE news_versions (
     text_hash TEXT NOT NULL,
     PRIMARY KEY (id, version)
 ) WITHOUT ROWID;
-CREATE INDEX news_versions_published ON news_versions (published_us);
-CREATE TABLE news_symbols (
+CREATE INDEX IF NOT EXISTS news_versions_published ON news_versions (published_us);
+CREATE TABLE IF NOT EXISTS news_symbols (
     symbol TEXT NOT NULL,
     id TEXT NOT NULL,
     version INTEGER NOT NULL,
     PRIMARY KEY (symbol, id, version),
     FOREIGN KEY (id, version) REFERENCES news_versions (id, version)
 ) WITHOUT ROWID;
-CREATE TABLE sentiment_cache (
+CREATE TABLE IF NOT EXISTS sentiment_cache (
     item_id TEXT NOT NULL,
     text_hash TEXT NOT NULL,
     model_version TEXT NOT NULL,
@@ -63,7 +73,7 @@ CREATE TABLE sentiment_cache (
     created_us INTEGER NOT NULL,
     PRIMARY KEY (item_id, text_hash, model_version)
 ) WITHOUT ROWID;
-CREATE TABLE feed_state (
+CREATE TABLE IF NOT EXISTS feed_state (
     url TEXT PRIMARY KEY,
     etag TEXT NOT NULL,
     last_modified TEXT NOT NULL,
@@ -95,6 +105,22 @@ def _us(value: datetime) -> int:
 
 def _dt(us: int) -> datetime:
     return _EPOCH + us * _MICROSECOND
+
+
+class ArchiveLockedError(UserInputError):
+    """Another process kept the archive locked for longer than this writer was willing to wait."""
+
+    def __init__(self, path: Path, waited_s: float) -> None:
+        super().__init__(
+            f"news archive stayed locked by another process for {waited_s:.1f} s; nothing was written",
+            where=str(path),
+            fix="wait for the other bt-news command (a large import or collect) to finish, then run this again",
+        )
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 @dataclass(frozen=True)
@@ -136,34 +162,57 @@ class FeedState:
 class NewsArchive:
     """SQLite news archive (WAL mode, schema-versioned). Use as a context manager or call close()."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, lock_wait_s: float = LOCK_WAIT_S) -> None:
         self.path = Path(path).expanduser()
+        self.lock_wait_s = lock_wait_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn = sqlite3.connect(self.path, timeout=lock_wait_s, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise self._open_error(exc) from None
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")  # waits up to lock_wait_s if a creator holds a lock
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._init_schema()
+        except sqlite3.OperationalError as exc:
+            self._conn.close()
+            if _is_locked(exc):
+                raise ArchiveLockedError(self.path, lock_wait_s) from None
+            raise self._open_error(exc) from None
         except sqlite3.DatabaseError as exc:
-            raise UserInputError(f"cannot open news archive: {exc}", where=str(self.path),
-                                 fix="point --archive / BT_HYBRID_NEWS_DB at a news archive or a new file") from None
+            self._conn.close()
+            raise self._open_error(exc) from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open_error(self, exc: sqlite3.Error) -> UserInputError:
+        return UserInputError(f"cannot open news archive: {exc}", where=str(self.path),
+                              fix="point --archive / BT_HYBRID_NEWS_DB at a news archive or a new file")
 
     def _init_schema(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
+        if self._schema_version() == SCHEMA_VERSION:
             return
-        if version > SCHEMA_VERSION:
-            raise UserInputError(f"news archive schema v{version} is newer than this code's v{SCHEMA_VERSION}",
-                                 where=str(self.path), fix="upgrade bt-hybrid")
-        tables = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-        if tables:
-            raise UserInputError("file is an SQLite database but not a news archive", where=str(self.path),
-                                 fix="choose another archive path")
+        # Another process may be creating the same archive right now: decide inside the write lock.
         with self._transaction():
+            version = self._schema_version()
+            if version == SCHEMA_VERSION:
+                return
+            tables = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            if tables:
+                raise UserInputError("file is an SQLite database but not a news archive", where=str(self.path),
+                                     fix="choose another archive path")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _schema_version(self) -> int:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UserInputError(f"news archive schema v{version} is newer than this code's v{SCHEMA_VERSION}",
+                                 where=str(self.path), fix="upgrade bt-hybrid")
+        return int(version)
 
     def close(self) -> None:
         """Close the connection (pending transactions were already committed or rolled back)."""
@@ -175,9 +224,36 @@ class NewsArchive:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE (take the write lock now), waiting up to lock_wait_s for another writer."""
+        first_ms = min(_FIRST_TRY_MS, int(self.lock_wait_s * 1000))
+        started = time.monotonic()
+        self._conn.execute(f"PRAGMA busy_timeout = {first_ms}")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+        left_ms = int(self.lock_wait_s * 1000) - first_ms
+        if left_ms <= 0:
+            raise ArchiveLockedError(self.path, time.monotonic() - started)
+        logger.warning("news archive %s is locked by another process; waiting up to %g s", self.path,
+                       self.lock_wait_s)
+        self._conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                raise ArchiveLockedError(self.path, time.monotonic() - started) from None
+            raise
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self.lock_wait_s * 1000)}")
+        logger.warning("news archive %s: got the write lock after %.1f s", self.path, time.monotonic() - started)
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield self._conn
         except BaseException:

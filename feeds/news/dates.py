@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from ground.errors import DataError
 from ground.lang import HAN_RANGES
 
 CHINA_TZ = timezone(timedelta(hours=8), "UTC+08:00")
@@ -51,8 +52,11 @@ _ZH = re.compile(
 )
 
 
-class UnreliableDateError(ValueError):
-    """A date string that cannot be turned into a trustworthy instant; the message is the reason."""
+class UnreliableDateError(DataError, ValueError):
+    """A date string that cannot be turned into a trustworthy instant; the message is the reason.
+
+    A DataError (the project's own error for bad data) and, for callers that collect row problems, a ValueError.
+    """
 
 
 def _offset_tz(text: str, *, cst_is_china: bool) -> tzinfo:

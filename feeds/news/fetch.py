@@ -1,7 +1,12 @@
 """Feed bytes over HTTP with a timeout, a size cap, conditional GET and a few retries.
 
 feedparser's own fetching has no timeout, so the bytes are fetched here and parsed afterwards. A server that
-never answers costs `timeout` seconds; one that trickles bytes is cut off by an overall deadline.
+never answers costs `timeout` seconds (no byte for that long ends the attempt); one that trickles bytes is cut
+off by a wall-clock deadline of `timeout` x DEADLINE_FACTOR, enforced while a read is blocked
+(feeds.http_deadline), not only between chunks. A cut-off is not retried (a server that trickles once
+trickles again), so it costs exactly that deadline: 40 s with the default timeout of 10 s, 8 s with 2 s.
+Failures that may pass (no answer, a refused or reset connection, HTTP 429/5xx) are retried `retries`
+times, waiting Retry-After (capped at 60 s) or an exponential backoff.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 import requests
 
+from feeds.http_deadline import Deadline, DeadlineAdapter
 from ground.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -19,7 +25,8 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "bt-hybrid-news/0.1 (RSS collector)"
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_OVERALL_FACTOR = 4  # overall deadline = timeout x this, against servers that trickle bytes
+#: Wall-clock deadline of one attempt = timeout x this (against servers that trickle bytes).
+DEADLINE_FACTOR = 4
 _MAX_RETRY_AFTER_S = 60.0
 _CHUNK = 64 * 1024
 
@@ -60,6 +67,7 @@ class Fetcher:
     ) -> None:
         self._session = session or requests.Session()
         self._session.max_redirects = 5
+        self._adapter = DeadlineAdapter.install(self._session)
         self._retries = retries
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -101,36 +109,37 @@ class Fetcher:
     def _once(
         self, url: str, headers: dict[str, str], timeout: float, max_bytes: int, etag: str, last_modified: str
     ) -> FetchResult:
-        started = time.monotonic()
-        try:
-            response = self._session.get(url, headers=headers, timeout=(timeout, timeout), stream=True)
-        except requests.Timeout:
-            raise _RetryableError(f"no answer within {timeout:g} s") from None
-        except requests.TooManyRedirects:
-            raise SourceUnavailableError("too many redirects", where=url, fix="use the feed's final URL") from None
-        except requests.ConnectionError as exc:
-            raise _RetryableError(f"connection failed ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
-            raise SourceUnavailableError(f"request failed: {exc}", where=url) from None
-        with response:
-            status = response.status_code
-            if status == 304:
-                return FetchResult(url, 304, b"", response.headers.get("ETag", etag),
-                                   response.headers.get("Last-Modified", last_modified),
+        with Deadline(self._adapter, timeout * DEADLINE_FACTOR) as deadline:
+            try:
+                response = self._session.get(url, headers=headers, timeout=(timeout, timeout), stream=True)
+            except requests.Timeout:
+                raise _RetryableError(f"no answer within {timeout:g} s") from None
+            except requests.TooManyRedirects:
+                raise SourceUnavailableError("too many redirects", where=url, fix="use the feed's final URL") from None
+            except requests.ConnectionError as exc:
+                if deadline.expired:
+                    raise _deadline_error(url, deadline) from None
+                raise _RetryableError(f"connection failed ({type(exc).__name__})") from None
+            except requests.RequestException as exc:
+                raise SourceUnavailableError(f"request failed: {exc}", where=url) from None
+            with response:
+                status = response.status_code
+                if status == 304:
+                    return FetchResult(url, 304, b"", response.headers.get("ETag", etag),
+                                       response.headers.get("Last-Modified", last_modified),
+                                       response.headers.get("Content-Type", ""))
+                if status in _RETRY_STATUS:
+                    raise _RetryableError(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+                if not 200 <= status < 300:
+                    raise SourceUnavailableError(f"HTTP {status} {response.reason}", where=url,
+                                                 fix="check the feed URL in the feeds config")
+                body = self._read_capped(response, url, max_bytes, deadline)
+                return FetchResult(response.url or url, status, body, response.headers.get("ETag", ""),
+                                   response.headers.get("Last-Modified", ""),
                                    response.headers.get("Content-Type", ""))
-            if status in _RETRY_STATUS:
-                raise _RetryableError(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
-            if not 200 <= status < 300:
-                raise SourceUnavailableError(f"HTTP {status} {response.reason}", where=url,
-                                             fix="check the feed URL in the feeds config")
-            body = self._read_capped(response, url, timeout, max_bytes, started)
-            return FetchResult(response.url or url, status, body, response.headers.get("ETag", ""),
-                               response.headers.get("Last-Modified", ""), response.headers.get("Content-Type", ""))
 
     @staticmethod
-    def _read_capped(
-        response: requests.Response, url: str, timeout: float, max_bytes: int, started: float
-    ) -> bytes:
+    def _read_capped(response: requests.Response, url: str, max_bytes: int, deadline: Deadline) -> bytes:
         too_big = SourceUnavailableError(f"feed is larger than the {max_bytes}-byte limit", where=url,
                                          fix="raise max_bytes for this feed if the feed is genuine")
         declared = response.headers.get("Content-Length", "")
@@ -143,12 +152,22 @@ class Fetcher:
                 size += len(chunk)
                 if size > max_bytes:
                     raise too_big
-                if time.monotonic() - started > timeout * _OVERALL_FACTOR:
-                    raise _RetryableError(f"download took longer than {timeout * _OVERALL_FACTOR:g} s")
                 chunks.append(chunk)
         except requests.RequestException as exc:
+            if deadline.expired:
+                raise _deadline_error(url, deadline) from None
             raise _RetryableError(f"download interrupted ({type(exc).__name__})") from None
+        # A body without a Content-Length ends when the connection closes: a cut looks like its end.
+        if deadline.expired:
+            raise _deadline_error(url, deadline)
         return b"".join(chunks)
+
+
+def _deadline_error(url: str, deadline: Deadline) -> SourceUnavailableError:
+    return SourceUnavailableError(
+        f"no complete answer within the {deadline.seconds:g} s deadline (the server sends too slowly)", where=url,
+        fix=f"raise timeout for this feed in the feeds config (the deadline is {DEADLINE_FACTOR} x timeout)",
+    )
 
 
 def _retry_after(value: str | None) -> float | None:

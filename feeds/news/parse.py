@@ -1,12 +1,17 @@
 """Feed bytes -> news items: feedparser for the structure, our own code for dates, text, language and symbols.
 
 Every entry either becomes a NewsItem or a Rejection with a reason; a document feedparser finds ill-formed is
-still read (feedparser recovers what it can) and reported with the reason.
+still read (feedparser recovers what it can) and reported with the reason. The text encoding is settled first
+(feeds.news.encoding): a mislabelled document is decoded by what its bytes are, and one whose encoding cannot
+be told is rejected whole, so mojibake is never stored. A document that declares XML entities is rejected
+before parsing, as defusedxml does: feeds have no use for them, and they are how entity expansion ("billion
+laughs", seconds of CPU even with expat's amplification limit) and external entities (XXE) get in.
 """
 from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +22,7 @@ import feedparser
 
 from feeds.news.config import FeedConfig
 from feeds.news.dates import UnreliableDateError, parse_date
+from feeds.news.encoding import UndecodableError, decode_document
 from feeds.news.items import NewsItem, make_item_id
 from feeds.news.sanitize import to_plain_text, truncate
 from feeds.news.symbols import SymbolMatcher
@@ -32,6 +38,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Date fields in order of preference. Read with dict.get: FeedParserDict maps "updated" to "published" with
 # a DeprecationWarning on RSS entries.
 _DATE_KEYS = ("published", "updated", "created")
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class ParsedFeed:
     ill_formed: str = ""
     undated: int = 0
     future_dated: int = 0
+    encoding_note: str = ""  # set when the bytes were not in the encoding the document or server declared
 
 
 def _str(value: Any) -> str:
@@ -120,9 +128,23 @@ def parse_feed(
     content_type: str = "",
 ) -> ParsedFeed:
     """Parse one feed document fetched at `fetched_at` into items and rejections (never raises on bad input)."""
-    # Headers only with a known content type: feedparser reads any header set without one as a non-XML answer
-    # and falls back to Latin-1.
-    headers = {"content-type": content_type, "content-location": feed.url} if content_type else None
+    try:
+        decoded = decode_document(body, content_type)
+    except UndecodableError as exc:
+        logger.warning("%s: document rejected: %s", feed.name, exc)
+        return ParsedFeed((), (), 0, f"rejected, text encoding unknown: {exc}")
+    encoding_note = ""
+    if decoded.mislabelled:
+        encoding_note = f"declared {decoded.declared}, decoded as {decoded.encoding}"
+        logger.warning("%s: %s", feed.name, encoding_note)
+    body = decoded.body
+    if _ENTITY_DECL.search(body):
+        logger.warning("%s: document rejected: it declares XML entities", feed.name)
+        return ParsedFeed((), (), 0, "rejected: the document declares XML entities (expansion and external "
+                                     "entities are refused)")
+    # The content type now says UTF-8, matching the rewritten bytes; feedparser treats a header set without
+    # a content type as a non-XML answer, so one is always given.
+    headers = {"content-type": decoded.content_type, "content-location": feed.url}
     try:
         # A BytesIO, never raw bytes: feedparser tries to open a bytes argument as a file name first. Its HTML
         # sanitizer is off because to_plain_text keeps no markup at all and also drops script *content*.
@@ -157,4 +179,4 @@ def parse_feed(
         logger.warning("%s: %d item(s) dated in the future of their fetch time; they wait for their date",
                        feed.name, future)
     return ParsedFeed(tuple(items), tuple(rejected), len(entries), ill_formed,
-                      undated=sum(not item.dated for item in items), future_dated=future)
+                      undated=sum(not item.dated for item in items), future_dated=future, encoding_note=encoding_note)

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ml.sentiment.facts import Facts, FactExtractor, conflicts
+from ml.sentiment.facts import FactExtractor, Facts, conflicts
 
 
 @dataclass(frozen=True)

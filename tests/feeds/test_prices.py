@@ -13,6 +13,7 @@ from feeds import prices
 from feeds.bundled import load_bundled
 from feeds.price_cache import PriceCache
 from feeds.prices import default_cache_dir, load_prices
+from feeds.validate import PriceJump, PriceJumpError
 from ground.errors import DataError, SourceUnavailableError, UserInputError
 from tests.feeds.test_yahoo import LocalSession, YahooServer, chart_for, server, session  # noqa: F401 (fixtures)
 
@@ -30,7 +31,8 @@ def yahoo_calls(monkeypatch: pytest.MonkeyPatch, nvda: pd.DataFrame) -> list[tup
     """Stands in for Yahoo: serves the bundled NVDA bars under any symbol and records each request."""
     calls: list[tuple[str, date | None, date | None]] = []
 
-    def fetch(symbol: str, start: date | None, end: date | None, *, session: Any = None) -> pd.DataFrame:
+    def fetch(symbol: str, start: date | None, end: date | None, *, session: Any = None,
+              jumps: str = "refuse") -> pd.DataFrame:
         calls.append((symbol, start, end))
         return nvda.loc[pd.Timestamp(start or date(1900, 1, 1)):pd.Timestamp(end or date(2100, 1, 1))]
 
@@ -344,3 +346,60 @@ def test_auto_fetches_from_yahoo_then_serves_from_cache(
     assert again.source == "cache" and again.fetched_at == fetched.fetched_at
     assert len(server.price_requests("CACHEME")) == requests_after_fetch == 1
     pd.testing.assert_frame_equal(again.frame, fetched.frame)
+
+
+def _split_csv(path: Path, extra: str = "") -> Path:
+    """Ten weekdays of January 2024 with a 10:1 split left unadjusted on 2024-01-12 (-90%)."""
+    rows = ["date,open,high,low,close,volume"]
+    for day, close in zip(pd.bdate_range("2024-01-08", periods=10), [100.0] * 4 + [10.0] * 6, strict=True):
+        rows.append(f"{day.date()},{close},{close * 1.01},{close * 0.99},{close},1000")
+    path.write_text("\n".join(rows) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_an_unadjusted_split_is_an_error_naming_the_date(tmp_path: Path) -> None:
+    with pytest.raises(PriceJumpError, match=r"2024-01-12 \(-90%\)") as err:
+        load_prices("SPLIT", csv_path=_split_csv(tmp_path / "s.csv"))
+    assert isinstance(err.value, DataError) and "--accept-jumps" in str(err.value)
+
+
+def test_an_accepted_jump_is_served_and_recorded_on_the_load(tmp_path: Path) -> None:
+    load = load_prices("SPLIT", csv_path=_split_csv(tmp_path / "s.csv"), accept_jumps=True)
+    assert len(load.frame) == 10
+    assert load.jumps == (PriceJump(date(2024, 1, 12), pytest.approx(-0.9)),)
+    assert any("accepted 1 one-day close move(s) past 50%: 2024-01-12 (-90%)" in n for n in load.notes)
+
+
+def test_a_jump_outside_the_served_range_does_not_count(tmp_path: Path) -> None:
+    load = load_prices("SPLIT", csv_path=_split_csv(tmp_path / "s.csv"), start=date(2024, 1, 15),
+                       end=date(2024, 1, 19))
+    assert load.jumps == () and len(load.frame) == 5
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("2024-01-22,10,inf,9,inf,1000\n", "non-finite value"),
+    ("2024-01-22,10,1e308,9,1e308,1000\n", "absurd price"),
+    ("2099-01-22,10,11,9,10,1000\n", "in the future"),
+])
+def test_hostile_csv_rows_are_refused_with_the_row(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(DataError, match=message) as err:
+        load_prices("SPLIT", csv_path=_split_csv(tmp_path / "s.csv", extra), accept_jumps=True)
+    assert "row 11 (20" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "A/B", "..", "NV\x00DA", "C:NVDA", "C:\\x", "\\\\srv\\x", "/abs",
+                                 "NV DA", "A" * 40, "NV..DA"])
+def test_unsafe_symbols_never_reach_the_file_system(tmp_path: Path, bad: str) -> None:
+    from feeds.ticker import BadSymbolError
+    with pytest.raises(BadSymbolError, match="is not a ticker symbol"):
+        load_prices(bad, source="cache", cache_dir=tmp_path / "cache")
+    with pytest.raises(BadSymbolError):
+        PriceCache(tmp_path / "cache").put(bad, load_bundled("NVDA").iloc[:5], "test")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("good", ["NVDA", "brk-b", "^GSPC", "EURUSD=X", "600519.SS", "ES=F", "BTC-USD"])
+def test_real_tickers_are_accepted_as_cache_names(tmp_path: Path, good: str) -> None:
+    cache = PriceCache(tmp_path)
+    path = cache.put(good, load_bundled("NVDA").iloc[:5], "test").path
+    assert path.parent == tmp_path and cache.get(good) is not None

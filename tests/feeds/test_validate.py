@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from feeds.validate import PriceJumpWarning, validate_prices
+from feeds.validate import MAX_PRICE, PriceJump, PriceJumpError, find_jumps, validate_prices
 from ground.errors import DataError
 
 ORIGIN = "prices/test.csv"
@@ -217,32 +217,76 @@ def test_rows_are_numbered_in_input_order_after_sorting() -> None:
     assert "row 1 (2024-01-12)" in error_of(raw)
 
 
-def test_one_day_jump_over_half_warns_with_symbol_and_date() -> None:
+def test_one_day_jump_over_half_is_an_error_naming_symbol_and_date() -> None:
     raw = bars(WEEK, [100.0, 101.0, 50.0, 51.0, 52.0])  # a 2:1 split left unadjusted
-    with pytest.warns(PriceJumpWarning) as record:
+    with pytest.raises(PriceJumpError) as err:
         check(raw)
-    assert len(record) == 1
-    message = str(record[0].message)
+    message = str(err.value)
     assert "TEST" in message and "2024-01-10 (-50%)" in message and ORIGIN in message and "split" in message
+    assert "accept_jumps" in message
+    assert err.value.jumps == (PriceJump(date(2024, 1, 10), pytest.approx(50 / 101 - 1)),)
 
 
-def test_moves_up_to_half_do_not_warn() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        check(bars(WEEK, [100.0, 149.0, 100.0, 140.0, 100.0]))
+def test_an_accepted_jump_is_kept_logged_and_listed(caplog: pytest.LogCaptureFixture) -> None:
+    raw = bars(WEEK, [100.0, 10.0, 10.0, 10.0, 10.0])  # -90%: the unadjusted 10:1 split
+    with caplog.at_level(logging.WARNING, logger="feeds.validate"):
+        out = validate_prices(raw, symbol="T", origin="o", jumps="accept")
+    assert out["close"].tolist() == [100.0, 10.0, 10.0, 10.0, 10.0]
+    assert "accepted 1 one-day close move(s) past 50%: 2024-01-09 (-90%)" in caplog.text
+    assert find_jumps(out) == (PriceJump(date(2024, 1, 9), pytest.approx(-0.9)),)
 
 
-def test_jump_warning_can_be_skipped_for_revalidated_data() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        out = validate_prices(bars(WEEK, [100.0, 300.0, 300.0, 300.0, 300.0]), symbol="T", origin="cache", warn_jumps=False)
+def test_moves_up_to_half_are_not_jumps() -> None:
+    out = check(bars(WEEK, [100.0, 149.0, 100.0, 140.0, 100.0]))
+    assert find_jumps(out) == ()
+
+
+def test_jump_check_can_be_skipped_for_revalidated_data() -> None:
+    out = validate_prices(bars(WEEK, [100.0, 300.0, 300.0, 300.0, 300.0]), symbol="T", origin="cache", jumps="skip")
     assert out["close"].tolist() == [100.0, 300.0, 300.0, 300.0, 300.0]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("close", np.inf, "non-finite value (high=inf, close=inf)"),
+        ("open", -np.inf, "non-finite value (open=-inf)"),
+        ("volume", np.inf, "non-finite value (volume=inf)"),
+        ("close", 1e308, "absurd price (high=1e+308, close=1e+308)"),
+        ("low", 2 * MAX_PRICE, "absurd price (low=2000000000)"),
+        ("volume", 1e300, "absurd volume 1e+300"),
+    ],
+)
+def test_non_finite_and_absurd_values_are_refused_with_the_row(column: str, value: float, expected: str) -> None:
+    raw = bars(WEEK)
+    raw.loc["2024-01-10", column] = value
+    if column == "close":
+        raw.loc["2024-01-10", "high"] = value
+    text = error_of(raw)
+    assert expected in text and "row 3 (2024-01-10)" in text
+
+
+def test_high_below_low_is_refused() -> None:
+    raw = bars(WEEK)
+    raw.loc["2024-01-11", ["high", "low"]] = [90.0, 110.0]
+    assert "row 4 (2024-01-11)" in error_of(raw)
+
+
+def test_bars_dated_in_the_future_are_refused() -> None:
+    raw = bars(["2024-01-08", "2099-01-09", "2099-01-12"])
+    text = error_of(raw)
+    assert "date 2099-01-09 is in the future" in text and "row 2 (2099-01-09)" in text and "1 more rows" in text
+    # Tomorrow in UTC is still today somewhere east of it; the day after is not.
+    assert len(validate_prices(bars(["2024-01-08", "2024-01-09"]), symbol="T", origin="o",
+                               today=date(2024, 1, 8))) == 2
+    with pytest.raises(DataError, match="in the future"):
+        validate_prices(bars(["2024-01-08", "2024-01-10"]), symbol="T", origin="o", today=date(2024, 1, 8))
 
 
 def test_fifty_thousand_bars_validate_fast() -> None:
     n = 50_000
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, n)))
-    frame = bars(list(pd.bdate_range("1900-01-01", periods=n).strftime("%Y-%m-%d")), list(close))
+    frame = bars(list(pd.bdate_range("1800-01-01", periods=n).strftime("%Y-%m-%d")), list(close))
     started = time.perf_counter()
     out = check(frame)
     assert len(out) == n

@@ -30,7 +30,8 @@ NOT_FOUND = (FIXTURES / "yahoo_chart_not_found.json").read_bytes()
 class YahooServer(ThreadingHTTPServer):
     """Serves recorded chart documents by symbol, filtered to [period1, period2) as Yahoo does.
 
-    ``fail[symbol] = n`` makes the next n price requests for that symbol answer HTTP 500.
+    ``fail[symbol] = n`` makes the next n price requests for that symbol answer HTTP 500;
+    ``garbage[symbol]`` is sent as the chart answer instead of JSON. A CONNECT (as to a proxy) is answered 200.
     """
 
     daemon_threads = True
@@ -39,6 +40,7 @@ class YahooServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.charts = charts
         self.fail: dict[str, int] = {}
+        self.garbage: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
 
     @property
@@ -67,7 +69,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"{}", "application/json")
 
+    def do_CONNECT(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+
     def _chart(self, symbol: str, query: dict[str, list[str]]) -> None:
+        if symbol in self.server.garbage:
+            self._send(200, self.server.garbage[symbol], "application/json")
+            return
         if "period1" in query and self.server.fail.get(symbol, 0) > 0:
             self.server.fail[symbol] -= 1
             self._send(500, b"Will be right back", "text/html")
@@ -130,7 +140,7 @@ class LocalSession(requests.Session):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YahooServer]:
     yf.set_tz_cache_location(str(tmp_path_factory.mktemp("yf-cache")))
-    charts = {s: chart_for(s) for s in ("NVDA", "RANGE", "MAXH", "FLAKY", "DOWN", "OFFLN")}
+    charts = {s: chart_for(s) for s in ("NVDA", "RANGE", "MAXH", "FLAKY", "DOWN", "OFFLN", "JUNK")}
     srv = YahooServer(charts)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -262,3 +272,61 @@ def test_fetch_without_session_stops_at_the_probe(monkeypatch: pytest.MonkeyPatc
     assert time.monotonic() - started < 1.0
     assert str(err.value).startswith("offline: cannot reach Yahoo Finance")
     assert calls == []
+
+
+def _silent_proxy(monkeypatch: pytest.MonkeyPatch, silent: socket.socket) -> None:
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+
+@pytest.fixture
+def silent() -> Iterator[socket.socket]:
+    """A listening socket that accepts connections (through its backlog) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock
+
+
+def test_a_silent_https_proxy_fails_fast_with_a_network_message(monkeypatch: pytest.MonkeyPatch,
+                                                                 silent: socket.socket) -> None:
+    _silent_proxy(monkeypatch, silent)
+    calls: list[str] = []
+    monkeypatch.setattr(yahoo.yf, "Ticker", lambda *a, **k: calls.append("Ticker"))
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError) as err:
+        fetch_yahoo("PROXY", date(2024, 1, 2), date(2024, 1, 12), timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    text = str(err.value)
+    assert "through the HTTPS proxy 127.0.0.1" in text and "no answer within 0.5 s" in text
+    assert "HTTPS_PROXY" in text and "delisted" not in text and "symbol" not in text
+    assert calls == []
+
+
+def test_the_default_probe_bound_behind_a_silent_proxy(monkeypatch: pytest.MonkeyPatch,
+                                                       silent: socket.socket) -> None:
+    """With default settings the probe, not yfinance's minutes of waits, ends it: PROBE_TIMEOUT_S."""
+    _silent_proxy(monkeypatch, silent)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError, match="network connection"):
+        probe_yahoo()
+    assert time.monotonic() - started < yahoo.PROBE_TIMEOUT_S + 0.5
+
+
+def test_a_session_to_a_silent_server_ends_at_the_deadline(silent: socket.socket, tmp_path: Path) -> None:
+    yf.set_tz_cache_location(str(tmp_path))
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailableError) as err:
+        fetch_yahoo("HANG", date(2024, 1, 2), date(2024, 1, 12), timeout=5, deadline_s=1.0,
+                    session=LocalSession(f"http://127.0.0.1:{silent.getsockname()[1]}"))
+    assert time.monotonic() - started < 1.5
+    assert "network problem" in str(err.value) and "1 s deadline" in str(err.value)
+
+
+def test_invalid_json_from_the_price_source_is_one_clear_error(server: YahooServer, session: LocalSession) -> None:
+    server.garbage["JUNK"] = b'{"chart": {"result": [ {"meta": '
+    with pytest.raises(SourceUnavailableError, match=r"JUNK: .*after 1 attempts"):
+        fetch_yahoo("JUNK", date(2024, 1, 2), date(2024, 1, 12), session=session, timeout=5, retries=0)

@@ -94,3 +94,24 @@ def test_prune_spares_versions_reports_use(store: ModelStore, tmp_path: Path) ->
     assert res.exit_code == 2 and "run-2" in res.stderr and "--force" in res.stderr
     res = _run(store, "prune", "GM/nvda", "--keep", "0", "--force", "--reports", str(reports))
     assert res.exit_code == 0 and store.list() == []
+
+
+def test_a_broken_version_does_not_break_list_and_prune_removes_it(store: ModelStore) -> None:
+    good = store.save("GM", "nvda", _tensors(0), {})
+    bad = store.save("GM", "nvda", _tensors(1), {})
+    (bad.path / "meta.json").write_text("{truncated", encoding="utf-8")
+    res = _run(store, "list")
+    assert res.exit_code == 0, res.output
+    assert good.ref in res.stdout and f"{bad.ref}" in res.stdout and "BROKEN: meta.json is not valid JSON" in res.stdout
+    assert "1 broken version(s)" in res.stderr
+    assert _run(store, "show", "GM/nvda").exit_code == 0  # latest is the readable one
+    res = _run(store, "prune", "GM/nvda", "--keep", "1", "--reports", str(store.root / "no-reports"))
+    assert res.exit_code == 0, res.output
+    assert f"removed {bad.ref}" in res.stdout and "1 removed, 1 kept" in res.stdout
+
+
+def test_export_of_a_sentiment_model_says_not_supported(store: ModelStore) -> None:
+    store.save("LLM", "headlines", _tensors(0), {"class": "sentiment-head"})
+    res = _run(store, "export", "LLM/headlines")
+    assert res.exit_code == 2
+    assert "export is not supported for LLM (sentiment) models" in res.stderr and "Traceback" not in res.output

@@ -1,6 +1,9 @@
 """`bt-news` end to end: collect from a server on 127.0.0.1, import, list; user errors exit 2 in one line."""
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +152,59 @@ def test_archive_path_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.delenv("BT_HYBRID_NEWS_DB")
     assert resolve_archive_path(None, config) == tmp_path / "from-config.sqlite"
     assert resolve_archive_path(None, None) == default_archive_path()
+
+
+def _locked(db: Path, seconds: float) -> tuple[threading.Thread, threading.Event]:
+    NewsArchive(db).close()
+    started = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO feed_state VALUES ('https://holder.example', '', '', 0)")
+        started.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    started.wait(5)
+    return holder, started
+
+
+def test_collect_on_a_locked_archive_prints_each_feed_and_one_error(config: Path, tmp_path: Path) -> None:
+    db = tmp_path / "news.sqlite"
+    holder, _ = _locked(db, 1.5)
+    result = run("collect", "--config", str(config), "--archive", str(db), "--lock-wait", "0.3")
+    holder.join()
+    assert result.exit_code == 2
+    first, second = result.stdout.splitlines()
+    assert first.startswith("yahoo-nvda: error: not stored: news archive stayed locked by another process for 0.")
+    assert second == "sina: error: skipped: the news archive is locked"
+    assert "waiting up to 0.3 s" in result.stderr and "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1].startswith("Error: news archive stayed locked")
+    with NewsArchive(db) as archive:
+        assert archive.frame("NVDA").empty
+
+
+def test_import_waits_for_a_short_lock_then_succeeds(config: Path, tmp_path: Path) -> None:
+    db = tmp_path / "news.sqlite"
+    holder, _ = _locked(db, 0.6)
+    result = run("import", str(DATA / "history.csv"), "--config", str(config), "--archive", str(db))
+    holder.join()
+    assert result.exit_code == 0, result.output
+    assert "locked by another process; waiting up to 30 s" in result.stderr
+    assert "new=4" in result.stdout
+
+
+def test_import_into_an_archive_locked_too_long_exits_2(config: Path, tmp_path: Path) -> None:
+    db = tmp_path / "news.sqlite"
+    holder, _ = _locked(db, 1.5)
+    result = run("import", str(DATA / "history.csv"), "--config", str(config), "--archive", str(db),
+                 "--lock-wait", "0.3")
+    holder.join()
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith("Error: news archive stayed locked")
+    with NewsArchive(db) as archive:
+        assert archive.frame("NVDA").empty

@@ -1,15 +1,19 @@
 """A real HTTP server on 127.0.0.1 (http.server in a thread) serving feed documents for tests.
 
 Supports ETag / Last-Modified validators (answering 304), failing the first N requests with 503, and bodies
-sent without a Content-Length (to test the streamed size cap).
+sent without a Content-Length (to test the streamed size cap). Hostile behaviours for the deadline tests:
+a fixed error status with Retry-After, a body (or the headers) trickled one byte at a time, and a connection
+reset after part of the body.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import socket
+import struct
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +27,12 @@ class Route:
     fail_first: int = 0
     declare_length: bool = True
     last_modified: str = formatdate(1704355200, usegmt=True)  # Thu, 04 Jan 2024 08:00:00 GMT
+    status: int = 200  # another value answers every request with it (and `retry_after` when set)
+    retry_after: str = ""
+    trickle_s: float = 0.0  # > 0: send the body one byte every trickle_s seconds
+    trickle_headers: bool = False  # with trickle_s: trickle the header block too
+    reset_after: int = -1  # >= 0: send this many body bytes, then reset the connection (TCP RST)
+    content_encoding: str = ""  # e.g. "gzip" for a body that is already compressed
 
     @property
     def etag(self) -> str:
@@ -64,10 +74,18 @@ class FeedServer:
                 if route is None:
                     self._send(404, b"not found", {})
                     return
+                if route.status != 200:
+                    self._send(route.status, b"error", {"Retry-After": route.retry_after} if route.retry_after else {})
+                    return
+                if route.trickle_s > 0 or route.reset_after >= 0:
+                    self._hostile(route)
+                    return
                 if route.validators and self._not_modified(route):
                     self._send(304, b"", {"ETag": route.etag})
                     return
                 headers = {"Content-Type": route.content_type}
+                if route.content_encoding:
+                    headers["Content-Encoding"] = route.content_encoding
                 if route.validators:
                     headers.update({"ETag": route.etag, "Last-Modified": route.last_modified})
                 if route.declare_length:
@@ -81,6 +99,27 @@ class FeedServer:
                 self.close_connection = True
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client hit its size cap
                     self.wfile.write(route.body)
+
+            def _hostile(self, route: Route) -> None:
+                head = (f"HTTP/1.1 200 OK\r\nContent-Type: {route.content_type}\r\n"
+                        f"Content-Length: {len(route.body)}\r\n\r\n").encode()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+                    if route.reset_after >= 0:
+                        self.wfile.write(head + route.body[:route.reset_after])
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.connection.close()  # linger 0: the close sends a reset
+                        self.close_connection = True
+                        return
+                    slow = (head if route.trickle_headers else b"") + route.body
+                    if not route.trickle_headers:
+                        self.wfile.write(head)
+                    for i in range(len(slow)):
+                        self.wfile.write(slow[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(route.trickle_s)
+                self.close_connection = True
 
             def _not_modified(self, route: Route) -> bool:
                 # RFC 9110: If-None-Match, when sent, decides alone; If-Modified-Since only without it.

@@ -93,3 +93,43 @@ def test_refused_connection_is_retried_with_backoff() -> None:
         with pytest.raises(SourceUnavailableError, match="connection failed"):
             fetcher.fetch(url, timeout=1, max_bytes=10_000)
     assert waits == [0.25, 0.5]
+
+
+@pytest.mark.parametrize("trickle_headers", [False, True], ids=["body", "headers"])
+def test_a_trickling_server_is_cut_off_at_the_deadline(feed_server: FeedServer, trickle_headers: bool) -> None:
+    # One byte every 50 ms never trips the 0.25 s read timeout; the 1 s deadline (0.25 x 4) must end it.
+    feed_server.routes["/slow.xml"] = Route(BODY * 3, trickle_s=0.05, trickle_headers=trickle_headers)
+    started = time.monotonic()
+    with Fetcher(retries=0) as fetcher, pytest.raises(SourceUnavailableError, match=r"within the 1 s deadline"):
+        fetcher.fetch(feed_server.url("/slow.xml"), timeout=0.25, max_bytes=10_000)
+    assert time.monotonic() - started < 1.6
+
+
+def test_a_deadline_cut_is_not_retried(feed_server: FeedServer) -> None:
+    feed_server.routes["/slow.xml"] = Route(BODY * 3, trickle_s=0.05)
+    waits: list[float] = []
+    started = time.monotonic()
+    with Fetcher(retries=2, sleep=waits.append) as fetcher, pytest.raises(SourceUnavailableError, match="deadline"):
+        fetcher.fetch(feed_server.url("/slow.xml"), timeout=0.1, max_bytes=10_000)
+    assert time.monotonic() - started < 0.9 and waits == [] and len(feed_server.requests) == 1
+
+
+def test_a_connection_reset_mid_body_is_retried_then_reported(feed_server: FeedServer) -> None:
+    feed_server.routes["/reset.xml"] = Route(BODY * 20, reset_after=100)
+    waits: list[float] = []
+    with Fetcher(retries=1, sleep=waits.append) as fetcher:
+        with pytest.raises(SourceUnavailableError, match=r"after 2 tries: download interrupted"):
+            fetcher.fetch(feed_server.url("/reset.xml"), timeout=1, max_bytes=10_000)
+    assert len(waits) == 1
+
+
+@pytest.mark.parametrize(("status", "retry_after", "waited"), [(429, "3", 3.0), (500, "7", 7.0), (503, "86400", 60.0),
+                                                                (429, "Wed, 21 Oct 2015 07:28:00 GMT", 0.5)])
+def test_retry_after_is_honoured_and_capped(feed_server: FeedServer, status: int, retry_after: str,
+                                            waited: float) -> None:
+    feed_server.routes["/busy.xml"] = Route(BODY, status=status, retry_after=retry_after)
+    waits: list[float] = []
+    with Fetcher(retries=1, sleep=waits.append) as fetcher:
+        with pytest.raises(SourceUnavailableError, match=f"after 2 tries: HTTP {status}"):
+            fetcher.fetch(feed_server.url("/busy.xml"), timeout=1, max_bytes=10_000)
+    assert waits == [waited]  # a date instead of seconds falls back to the backoff
