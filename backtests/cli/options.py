@@ -48,7 +48,7 @@ FLAG_KEYS = {
     "strategy": "run.strategy", "symbol": "run.symbols", "start": "run.start", "end": "run.end", "data": "run.data",
     "csv": "run.csv", "cash": "run.cash", "device": "run.device", "seed": "run.seed", "reports_dir": "run.reports_dir",
     "models_dir": "run.models_dir", "commission_bps": "costs.commission_bps", "slippage_bps": "costs.slippage_bps",
-    "offline": "run.offline",
+    "offline": "run.offline", "accept_jumps": "run.accept_jumps",
 }
 
 
@@ -59,7 +59,7 @@ def overrides_from_flags(**flags: Any) -> tuple[dict[str, Any], dict[str, str]]:
     origin: dict[str, str] = {}
     for flag, key in FLAG_KEYS.items():
         value = flags.get(flag)
-        if value is None or value == () or (flag == "offline" and not value):
+        if value is None or value == () or (flag in ("offline", "accept_jumps") and not value):
             continue
         out[key] = list(value) if isinstance(value, tuple) else value
         origin[key] = "--" + {"start": "from", "end": "to"}.get(flag, flag).replace("_", "-")

@@ -23,6 +23,9 @@ from strategies.registry import STRATEGIES
 @click.option("--data", help="Price source: auto (cache, then Yahoo Finance, then bundled), cache, yfinance, bundled, csv.")
 @click.option("--csv", multiple=True, type=click.Path(), help="CSV file per --symbol (implies --data csv).")
 @click.option("--offline", is_flag=True, default=None, help="Never try the network (auto then means cache, then bundled).")
+@click.option("--accept-jumps", is_flag=True, default=None,
+              help="Serve one-day close moves past 50% (e.g. an unadjusted split) instead of refusing the data; "
+                   "each accepted move is listed in run.json and the report.")
 @click.option("--cash", type=float, help="Starting cash.")
 @click.option("--commission-bps", type=float, help="Commission in basis points of traded value.")
 @click.option("--slippage-bps", type=float, help="Slippage in basis points against each fill.")

@@ -40,6 +40,7 @@ class RunSection:
     data: str = "auto"
     csv: tuple[str, ...] = ()
     offline: bool = False
+    accept_jumps: bool = False  # serve one-day close moves past the validator's threshold (recorded in run.json)
     cash: float = 100_000.0
     device: str = "auto"
     seed: int = 7

@@ -76,6 +76,7 @@ def load_frames(cfg: RunConfig, warmup_bars: int | None = 0) -> dict[str, PriceL
             csv_path=csv_path,
             offline=cfg.run.offline,
             warmup_bars=warmup_bars or 0,
+            accept_jumps=cfg.run.accept_jumps,
         )
         log.info("%s: %d bars %s..%s from %s", symbol, len(load.frame), load.first, load.last, load.source)
         loads[symbol] = load
