@@ -21,7 +21,7 @@ import pandas as pd
 
 from backtests.presets.config import RunConfig, load_config
 from backtests.run.runner import execute
-from backtests.signals.producer import producer_for
+from backtests.signals import producer_for
 
 
 @dataclass(frozen=True)

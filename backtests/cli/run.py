@@ -10,6 +10,7 @@ from backtests.cli.options import overrides_from_flags, parse_date
 from backtests.presets.config import load_config
 from backtests.report.writer import SUMMARY_KEYS, metrics_text
 from backtests.run.runner import execute
+from backtests.signals import producer_for
 from strategies.registry import STRATEGIES
 
 
@@ -47,8 +48,6 @@ def main(config: str, verbose: bool, **flags: Any) -> None:
     if flags.get("csv"):
         flags["data"] = "csv"
     cfg = load_config(config, *overrides_from_flags(**flags))
-    from backtests.signals.producer import producer_for  # ML strategies only: keeps baseline runs free of torch imports
-
     result = execute(cfg, signal_producer=producer_for(cfg.run.strategy))
     click.echo(metrics_text(result.metrics, SUMMARY_KEYS))
     click.echo(f"\nreport: {result.path / 'report.html'}")

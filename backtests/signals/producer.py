@@ -39,7 +39,7 @@ from ml.gm.features import WARMUP_BARS
 from ml.gm.runner import GMRunResult, audit_last_fold, run_gm_walk_forward
 from ml.gm.walkforward import history_needed
 from ml.store import ModelStore
-from strategies.registry import STRATEGIES, StrategySpec
+from strategies.registry import StrategySpec
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +177,3 @@ def fusion_shares(fused: pd.DataFrame) -> dict[str, float]:
 def trailing_volatility(frame: pd.DataFrame, window: int = 21) -> pd.Series:
     """Trailing daily volatility of log returns (for volatility targeting when no GM features exist)."""
     return np.log(frame["close"]).diff().rolling(window).std()
-
-
-def producer_for(strategy: str) -> MLSignalProducer | None:
-    """The producer of the signals a strategy reads, or None for price-only strategies."""
-    spec = STRATEGIES.get(strategy)
-    return None if spec is None or spec.signals is None else MLSignalProducer()
