@@ -227,7 +227,7 @@ class BarPoller:
     def _check(self, items: list[tuple[Slot, tuple[float, ...]]], origin: str) -> None:
         frame = pd.DataFrame([v for _, v in items], columns=list(PRICE_COLUMNS),
                              index=pd.DatetimeIndex([s.label for s, _ in items], name="date"))
-        validate_prices(frame, symbol=self.source.symbol, origin=origin, warn_jumps=False)
+        validate_prices(frame, symbol=self.source.symbol, origin=origin, jumps="skip")
 
     def _report_gaps(self, slot: Slot, events: list[Event]) -> None:
         if self._last is None:

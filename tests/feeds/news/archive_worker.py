@@ -19,7 +19,7 @@ from pathlib import Path
 
 from feeds.news.archive import NewsArchive
 from feeds.news.collect import collect_once
-from feeds.news.config import FeedConfig, NewsConfig
+from feeds.news.config import FeedConfig, FeedDefaults, NewsConfig
 from feeds.news.fetch import Fetcher
 from feeds.news.importer import import_file
 from feeds.news.items import NewsItem
@@ -56,7 +56,8 @@ def _import(prefix: str, rounds: int, tag: str, go: Path, rows: int) -> None:
 
 def _collect(prefix: str, rounds: int, tag: str, go: Path, url: str) -> None:
     _wait_for(go)
-    config = NewsConfig(feeds=(FeedConfig(name=tag, url=url, symbols=("NVDA",), timeout=5.0),), retries=0)
+    config = NewsConfig(feeds=(FeedConfig(name=tag, url=url, symbols=("NVDA",), timeout=5.0),),
+                        defaults=FeedDefaults(retries=0))
     for r in range(rounds):
         with NewsArchive(f"{prefix}-{r}.sqlite") as archive, Fetcher(retries=0) as fetcher:
             report = collect_once(config, archive, fetcher)
