@@ -18,9 +18,10 @@ for) unless the caller accepts them (``jumps="accept"``); accepted moves are log
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -140,7 +141,8 @@ def validate_prices(
 def to_float(series: pd.Series, *, column: str, symbol: str, origin: str) -> np.ndarray:
     """A column as float64; a cell that is present but not a number is a ``DataError`` naming its row."""
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        out: np.ndarray = series.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        return out
     numbers = pd.to_numeric(series, errors="coerce")
     bad = numbers.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
@@ -150,7 +152,8 @@ def to_float(series: pd.Series, *, column: str, symbol: str, origin: str) -> np.
             where=f"{origin}, row {i + 1}",
             fix=_FIX_ROW,
         )
-    return numbers.to_numpy(dtype="float64", na_value=np.nan)
+    values: np.ndarray = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    return values
 
 
 def _naive_index(df: pd.DataFrame, symbol: str, origin: str) -> pd.DatetimeIndex:
@@ -247,7 +250,7 @@ def _check_bars(index: pd.DatetimeIndex, values: np.ndarray, pos: np.ndarray, sy
     open and close."""
     o, h, low, c, v = values.T
     with np.errstate(invalid="ignore"):
-        rules = (
+        rules: tuple[tuple[Any, str, Callable[[int], str]], ...] = (
             (
                 np.isinf(values).any(axis=1),
                 "values are finite",
@@ -298,7 +301,7 @@ def _check_bars(index: pd.DatetimeIndex, values: np.ndarray, pos: np.ndarray, sy
 
 def _fmt(ts: pd.Timestamp) -> str:
     """A bar's date, with the time only when it is not midnight."""
-    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat(sep=" ")
+    return str(ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.isoformat(sep=" "))
 
 
 def _num(value: float) -> str:

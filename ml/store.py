@@ -12,6 +12,7 @@ instead of hiding its model: ``latest`` skips it and ``prune`` can delete it.
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import logging
@@ -294,7 +295,9 @@ class ModelStore:
         return out
 
     # -- pruning ---------------------------------------------------------------------------------------------
-    def prune(self, kind: str, name: str, keep: int, protected: set[str], force: bool = False) -> list[ModelVersion]:
+    def prune(
+        self, kind: str, name: str, keep: int, protected: set[str], force: bool = False
+    ) -> builtins.list[ModelVersion]:
         """Delete all but the newest ``keep`` versions; versions whose ``KIND/name/version`` is in ``protected``
         (referenced by a report) survive unless ``force``. Returns what was removed."""
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:

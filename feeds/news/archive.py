@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -334,7 +335,7 @@ class NewsArchive:
         return [self._item(row) for row in rows]
 
     @staticmethod
-    def _item(row: tuple) -> NewsItem:
+    def _item(row: tuple[Any, ...]) -> NewsItem:
         values = dict(zip(_COLUMNS, row, strict=True))
         return NewsItem(
             id=values["id"], published=_dt(values["published_us"]), title=values["title"],
