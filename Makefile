@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install bench clean-venv FORCE
+.PHONY: run test lint install bench clean-venv FORCE
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The layers (import-linter contracts in pyproject.toml) and the types (mypy, strict on ground, feeds, strategies).
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Benchmarks need the peers (neuralforecast, VADER, SnowNLP); the torch spec is passed along so pip keeps it.
 bench: $(STAMP)
