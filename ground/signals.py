@@ -10,6 +10,8 @@ GM_COLUMNS: tuple[str, ...] = (*GM_FORECAST, VOLATILITY)
 # Sentiment for a bar: time-decayed score in [-1, 1], its confidence, and how many items stand behind it.
 SENT_SCORE, SENT_CONF, SENT_COUNT = "sent_score", "sent_conf", "sent_count"
 SENTIMENT_COLUMNS: tuple[str, ...] = (SENT_SCORE, SENT_CONF, SENT_COUNT)
+# How new the bar's newest story was (1 - its largest cosine to earlier news in a window); NaN: nothing new.
+SENT_NOVELTY = "sent_novelty"
 
 # Fused decision: action (+1 buy, -1 sell, 0 hold), confidence in [0, 1], and the votes that produced it.
 ACTION, CONFIDENCE, SCORE, GM_VOTE, SENT_VOTE, GM_ONLY = "action", "confidence", "score", "gm_vote", "sent_vote", "gm_only"

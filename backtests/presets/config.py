@@ -104,6 +104,8 @@ class SentimentSection:
     timezone: str = "America/New_York"
     half_life: float = 24.0
     half_life_unit: str = "hours"
+    dedup: bool = True  # near-duplicate news counts once, as one story from its first-seen time
+    embedding_encoder: str = "e5"  # sentence encoder behind the de-duplication (bt-news embed stores its vectors)
 
     def __post_init__(self) -> None:
         hours, _, minutes = self.cutoff.partition(":")

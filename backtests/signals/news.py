@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from backtests.presets.config import RunConfig
+from backtests.signals.stories import novelty_per_bar, one_vote_per_story, story_view
 from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
 from ground.errors import UserInputError
-from ground.signals import SENT_CONF, SENT_COUNT, SENT_SCORE
+from ground.signals import SENT_CONF, SENT_COUNT, SENT_NOVELTY, SENT_SCORE
 from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
 from ml.sentiment.labels import confidence_from_probs
 from ml.sentiment.model import SentimentModel
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NewsSignals:
-    """``frame``: per bar ``sent_score``, ``sent_conf``, ``sent_count`` (NaN score: no opinion)."""
+    """``frame``: per bar ``sent_score``, ``sent_conf``, ``sent_count`` (NaN score: no opinion) and
+    ``sent_novelty`` (how new the newest story of the bar was; NaN: nothing new)."""
 
     frame: pd.DataFrame
     model_version: str
@@ -78,7 +80,7 @@ def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store
     """Sentiment per bar for ``symbol`` from the archive, using only item versions visible by each bar's cutoff."""
     path = archive_path(cfg)
     agg = cfg.sentiment.aggregation()
-    empty = pd.DataFrame({SENT_SCORE: np.nan, SENT_CONF: 0.0, SENT_COUNT: 0.0}, index=bars)
+    empty = pd.DataFrame({SENT_SCORE: np.nan, SENT_CONF: 0.0, SENT_COUNT: 0.0, SENT_NOVELTY: np.nan}, index=bars)
     if not path.is_file():
         log.info("%s: no news archive at %s: sentiment has no opinion", symbol, path)
         return NewsSignals(empty, "", {"archive": str(path), "items": 0})
@@ -89,17 +91,29 @@ def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store
             log.info("%s: no news items in %s: sentiment has no opinion", symbol, path)
             return NewsSignals(empty, "", {"archive": str(path), "items": 0})
         scored, version, hits = score_items(items, archive, store, cfg)
+    summary: dict[str, Any] = {"archive": str(path), "items": len(scored), "model_version": version,
+                               "cache_hits": hits, "stories": int(scored["id"].nunique())}
+    voting = scored
+    novelty = pd.Series(np.nan, index=bars)
+    if cfg.sentiment.dedup:
+        story, item_novelty, encoder, embedded = story_view(scored, path, cfg.sentiment.embedding_encoder)
+        voting = one_vote_per_story(scored, story)
+        novelty = novelty_per_bar(scored, item_novelty, bars, agg)
+        summary.update(stories=int(story.nunique()), duplicates_left_out=int(scored["id"].nunique() - story.nunique()),
+                       embedding_encoder=encoder, embedded_now=embedded)
     # An item counts from when it became visible (published, or fetched if later); versions share the item id.
-    feed = pd.DataFrame({"id": scored["id"], "published": scored["visible_at"], "score": scored["score"],
-                         "confidence": scored["confidence"]})
+    feed = pd.DataFrame({"id": voting["id"], "published": voting["visible_at"], "score": voting["score"],
+                         "confidence": voting["confidence"]})
     agg_frame = aggregate_sentiment(feed, bars, agg)
     frame = pd.DataFrame(
-        {SENT_SCORE: agg_frame["score"], SENT_CONF: agg_frame["confidence"], SENT_COUNT: agg_frame["count"]},
+        {SENT_SCORE: agg_frame["score"], SENT_CONF: agg_frame["confidence"], SENT_COUNT: agg_frame["count"],
+         SENT_NOVELTY: novelty},
         index=bars,
     )
     months = scored["published"].dt.tz_convert(None).dt.to_period("M").value_counts().sort_index()
-    summary = {"archive": str(path), "items": len(scored), "model_version": version, "cache_hits": hits,
-               "bars_with_opinion": int(frame[SENT_SCORE].notna().sum())}
-    log.info("%s: %d news item versions, %d bars with a sentiment opinion", symbol, len(scored),
-             summary["bars_with_opinion"])
+    summary.update(bars_with_opinion=int(frame[SENT_SCORE].notna().sum()),
+                   stories_in_play_per_bar=float(agg_frame["items"][agg_frame["items"] > 0].mean())
+                   if (agg_frame["items"] > 0).any() else 0.0)
+    log.info("%s: %d news item versions in %d stories, %d bars with a sentiment opinion", symbol, len(scored),
+             summary["stories"], summary["bars_with_opinion"])
     return NewsSignals(frame, version, summary, months.astype(float))
