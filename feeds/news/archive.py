@@ -98,13 +98,15 @@ def default_archive_path() -> Path:
     return Path(base) / "bt-hybrid" / "news.sqlite"
 
 
-def _us(value: datetime) -> int:
+def to_micros(value: datetime) -> int:
+    """A tz-aware time as integer microseconds since the epoch: how the archive's tables store times."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"archive times must be timezone-aware, got naive {value.isoformat()}")
     return (value - _EPOCH) // _MICROSECOND
 
 
-def _dt(us: int) -> datetime:
+def from_micros(us: int) -> datetime:
+    """The UTC time stored as ``us`` microseconds since the epoch."""
     return _EPOCH + us * _MICROSECOND
 
 
@@ -282,7 +284,7 @@ class NewsArchive:
                     new += 1
                     continue
                 version, published_us, title, summary, dated, symbols = latest
-                same_time = not item.dated or (bool(dated) and published_us == _us(item.published))
+                same_time = not item.dated or (bool(dated) and published_us == to_micros(item.published))
                 if title == item.title and summary == item.summary and same_time:
                     self._tag(conn, item.id, version, set(symbols.split()) | set(item.symbols))
                     unchanged += 1
@@ -296,7 +298,7 @@ class NewsArchive:
     def _insert(conn: sqlite3.Connection, item: NewsItem, version: int) -> None:
         conn.execute(
             f"INSERT INTO news_versions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            (item.id, version, _us(item.published), _us(item.fetched_at), item.title, item.summary, item.source,
+            (item.id, version, to_micros(item.published), to_micros(item.fetched_at), item.title, item.summary, item.source,
              item.link, item.lang, " ".join(item.symbols), int(item.dated), item.text_hash),
         )
         conn.executemany("INSERT INTO news_symbols (symbol, id, version) VALUES (?, ?, ?)",
@@ -330,7 +332,7 @@ class NewsArchive:
                           AND s.version = v.version)
             ORDER BY published_us, id
             """,
-            {"symbol": symbol.upper(), "until": _us(until), "since": _us(since) if since else -(2**62)},
+            {"symbol": symbol.upper(), "until": to_micros(until), "since": to_micros(since) if since else -(2**62)},
         ).fetchall()
         return [self._item(row) for row in rows]
 
@@ -338,9 +340,9 @@ class NewsArchive:
     def _item(row: tuple[Any, ...]) -> NewsItem:
         values = dict(zip(_COLUMNS, row, strict=True))
         return NewsItem(
-            id=values["id"], published=_dt(values["published_us"]), title=values["title"],
+            id=values["id"], published=from_micros(values["published_us"]), title=values["title"],
             summary=values["summary"], source=values["source"], link=values["link"], lang=values["lang"],
-            symbols=tuple(values["symbols"].split()), fetched_at=_dt(values["fetched_us"]),
+            symbols=tuple(values["symbols"].split()), fetched_at=from_micros(values["fetched_us"]),
             dated=bool(values["dated"]),
         )
 
@@ -352,8 +354,8 @@ class NewsArchive:
         `visible_at <= c` and not `superseded_at <= c`: the same rule as `items_for`. `until` keeps the rows
         visible by then and hides later versions; `since` bounds `published` below.
         """
-        params: dict[str, object] = {"symbol": symbol.upper(), "since": _us(since) if since else -(2**62),
-                                     "until": _us(until) if until else 2**62}
+        params: dict[str, object] = {"symbol": symbol.upper(), "since": to_micros(since) if since else -(2**62),
+                                     "until": to_micros(until) if until else 2**62}
         rows = self._conn.execute(
             f"""
             WITH versions AS (
@@ -406,7 +408,7 @@ class NewsArchive:
         """Store (or replace) scores keyed by (item id, text hash) for `model_version`; returns the count."""
         if not model_version:
             raise ValueError("model_version must not be empty")
-        now = _us(datetime.now(timezone.utc))
+        now = to_micros(datetime.now(timezone.utc))
         rows = [(item_id, digest, model_version, s.score, s.p_negative, s.p_neutral, s.p_positive, now)
                 for (item_id, digest), s in scores.items()]
         with self._transaction() as conn:
@@ -419,11 +421,11 @@ class NewsArchive:
         """Validators (ETag, Last-Modified) of the last successful fetch of `url`, if any."""
         row = self._conn.execute("SELECT etag, last_modified, checked_us FROM feed_state WHERE url = ?",
                                  (url,)).fetchone()
-        return FeedState(url, row[0], row[1], _dt(row[2])) if row else None
+        return FeedState(url, row[0], row[1], from_micros(row[2])) if row else None
 
     def save_feed_state(self, state: FeedState) -> None:
         """Remember a feed's validators; saved only after its items are stored, so nothing is skipped."""
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO feed_state VALUES (?, ?, ?, ?)",
-                         (state.url, state.etag, state.last_modified, _us(state.checked_at)))
+                         (state.url, state.etag, state.last_modified, to_micros(state.checked_at)))
 

@@ -11,14 +11,12 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-from feeds.news.archive import NewsArchive
+from feeds.news.archive import NewsArchive, from_micros, to_micros
 from ground.errors import UserInputError
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
 _FAR = 2**62
 _QUERY_CHUNK = 400  # two bound parameters per key; older SQLite builds allow at most 999
 
@@ -35,16 +33,6 @@ CREATE TABLE IF NOT EXISTS news_vectors (
 """
 # A rowid table on purpose: a 1.5 KB vector is far above the ~200 bytes up to which WITHOUT ROWID pays off, and
 # WITHOUT ROWID made reading 5,000 vectors take 0.33 s.
-
-
-def _us(value: datetime) -> int:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"times must be timezone-aware, got naive {value.isoformat()}")
-    return (value - _EPOCH) // _MICROSECOND
-
-
-def _dt(us: int) -> datetime:
-    return _EPOCH + us * _MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -140,7 +128,7 @@ class VectorStore:
         """Store (or replace) vectors ``(id, version, bytes)`` of width ``dim`` in one transaction."""
         if not encoder or dim < 1:
             raise ValueError("encoder must be named and dim positive")
-        now = _us(datetime.now(timezone.utc))
+        now = to_micros(datetime.now(timezone.utc))
         values = []
         for item_id, version, blob in rows:
             if len(blob) != 4 * dim:
@@ -188,7 +176,7 @@ class VectorStore:
         a large archive pays for on every call.
         """
         params = {"encoder": encoder, "symbol": symbol.upper() if symbol else None,
-                  "since": _us(since) if since else -_FAR, "until": _us(until) if until else _FAR}
+                  "since": to_micros(since) if since else -_FAR, "until": to_micros(until) if until else _FAR}
         rows = self._conn.execute(
             """
             SELECT e.id, e.version, e.dim, e.vector FROM news_vectors e
@@ -218,7 +206,7 @@ class VectorStore:
         narrow the items. Sorted by visibility time.
         """
         params = {"encoder": encoder, "symbol": symbol.upper() if symbol else None, "id": item_id,
-                  "since": _us(since) if since else -_FAR, "until": _us(until) if until else _FAR}
+                  "since": to_micros(since) if since else -_FAR, "until": to_micros(until) if until else _FAR}
         rows = self._conn.execute(
             """
             WITH known AS (
@@ -236,5 +224,5 @@ class VectorStore:
             """,
             params,
         ).fetchall()
-        return [VectorEntry(r[0], r[1], _dt(r[2]), _dt(r[3]), r[4], r[5], r[6], tuple(r[7].split()), r[8] or 0,
+        return [VectorEntry(r[0], r[1], from_micros(r[2]), from_micros(r[3]), r[4], r[5], r[6], tuple(r[7].split()), r[8] or 0,
                             bytes(r[9]) if r[9] is not None else None) for r in rows]

@@ -11,7 +11,7 @@ import torch
 from ground.config import from_mapping
 from ground.errors import ConfigError, InvalidValue
 from ml.device import torch_threads
-from ml.errors import IntegrityError, ModelError
+from ml.errors import IntegrityError
 from ml.gm.calibration import DirectionCalibrator
 from ml.gm.config import GMEnsembleConfig
 from ml.gm.ensemble import GMEnsemble, load_ensemble, save_ensemble
