@@ -72,6 +72,10 @@ CREATE TABLE feed_state (
 """
 _COLUMNS = ("id", "version", "published_us", "fetched_us", "title", "summary", "source", "link", "lang",
             "symbols", "dated", "text_hash")
+# added after schema v1, idempotently (ALTER TABLE ... ADD COLUMN when missing): first_seen_us is when the
+# archive first saw a version (NULL in rows stored before: their fetched_us), vendor_time 1 when the published
+# time is the source's claim that no fetch of ours bounds (imported history)
+_PROVENANCE_COLUMNS = {"first_seen_us": "INTEGER", "vendor_time": "INTEGER NOT NULL DEFAULT 0"}
 FRAME_COLUMNS = ("id", "version", "published", "fetched_at", "visible_at", "superseded_at", "title", "summary",
                  "source", "link", "lang", "symbols", "dated", "text_hash")
 
@@ -144,6 +148,7 @@ class NewsArchive:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._init_schema()
+            self._add_provenance_columns()
         except sqlite3.DatabaseError as exc:
             raise UserInputError(f"cannot open news archive: {exc}", where=str(self.path),
                                  fix="point --archive / BT_HYBRID_NEWS_DB at a news archive or a new file") from None
@@ -164,6 +169,17 @@ class NewsArchive:
                 if statement.strip():
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _add_provenance_columns(self) -> None:
+        """Add the first-seen and vendor-time columns to an archive made before them (a no-op when present)."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(news_versions)")}
+        missing = [(name, decl) for name, decl in _PROVENANCE_COLUMNS.items() if name not in have]
+        if missing:
+            with self._transaction() as conn:
+                have = {row[1] for row in conn.execute("PRAGMA table_info(news_versions)")}  # another process?
+                for name, decl in missing:
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE news_versions ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         """Close the connection (pending transactions were already committed or rolled back)."""
@@ -217,10 +233,12 @@ class NewsArchive:
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, item: NewsItem, version: int) -> None:
+        columns = (*_COLUMNS, *_PROVENANCE_COLUMNS)
         conn.execute(
-            f"INSERT INTO news_versions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            f"INSERT INTO news_versions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             (item.id, version, _us(item.published), _us(item.fetched_at), item.title, item.summary, item.source,
-             item.link, item.lang, " ".join(item.symbols), int(item.dated), item.text_hash),
+             item.link, item.lang, " ".join(item.symbols), int(item.dated), item.text_hash,
+             _us(item.first_seen or item.fetched_at), int(item.vendor_time)),
         )
         conn.executemany("INSERT INTO news_symbols (symbol, id, version) VALUES (?, ?, ?)",
                          [(s, item.id, version) for s in item.symbols])
@@ -303,6 +321,33 @@ class NewsArchive:
         frame["dated"] = raw["dated"].astype(bool)
         frame = frame.sort_values(["visible_at", "id", "version"], kind="stable").reset_index(drop=True)
         return frame[list(FRAME_COLUMNS)]
+
+    def timestamp_provenance(self, symbol: str, since: datetime | None = None,
+                             until: datetime | None = None) -> tuple[int, int]:
+        """(items whose time is the vendor's claim, all items) about `symbol` published in [since, until],
+        counting each id once by its latest version seen by `until`: the report's share of vendor timestamps."""
+        row = self._conn.execute(
+            """
+            WITH known AS (
+                SELECT id, published_us, vendor_time,
+                       row_number() OVER (PARTITION BY id ORDER BY fetched_us DESC, version DESC) AS rank
+                FROM news_versions
+                WHERE id IN (SELECT id FROM news_symbols WHERE symbol = :symbol) AND fetched_us <= :until
+            )
+            SELECT coalesce(sum(vendor_time), 0), count(*) FROM known
+            WHERE rank = 1 AND published_us >= :since AND published_us <= :until
+            """,
+            {"symbol": symbol.upper(), "since": _us(since) if since else -(2**62),
+             "until": _us(until) if until else 2**62},
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def first_seen(self, item_id: str) -> datetime | None:
+        """When the archive first saw any version of an item (None: unknown id)."""
+        row = self._conn.execute(
+            "SELECT min(coalesce(first_seen_us, fetched_us)) FROM news_versions WHERE id = ?", (item_id,)
+        ).fetchone()
+        return None if row[0] is None else _dt(row[0])
 
     # ------------------------------------------------------------------------------- sentiment cache
 
