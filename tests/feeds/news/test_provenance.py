@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds.news.archive import NewsArchive
@@ -10,7 +10,7 @@ from feeds.news.importer import import_file
 from feeds.news.items import NewsItem
 from feeds.news.symbols import SymbolMatcher
 
-NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 MATCHER = SymbolMatcher({"NVDA": ["Nvidia", "英伟达"], "AMD": ["AMD"]})
 
 
