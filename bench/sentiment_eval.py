@@ -1,22 +1,27 @@
 """Sentiment accuracy on a labeled file, beside VADER (English) and SnowNLP (Chinese), and encoder throughput.
 
-The models are trained from the project's own training set (``ml/sentiment/data/headlines_train.csv``) with the
-same seed as ``bt-train sentiment``, so they are the default models; the evaluation file is never trained on.
-Accuracy and macro-F1 are printed overall and per language; a routing with a fine-tuned encoder is evaluated
-serving both int8 (the default) and fp32 Linear layers. Baselines: VADER's compound score with its
-authors' thresholds (>= 0.05 positive, <= -0.05 negative, else neutral); SnowNLP's positive probability with a
-symmetric neutral band (>= 0.6 positive, <= 0.4 negative). Throughput: headlines per second for each encoder
-on the file's English headlines (the fine-tuned one from the trained routing, int8 and fp32), cold (nothing
-cached, model already loaded; best of 3) and for cache hits (SQLite embedding cache; best of 3); and the
-fallback end to end.
+The models are trained here from the project's own files (``ml/sentiment/data/*.csv``) with the same seed as
+``bt-train sentiment``, so they are the default models; nothing scored is trained on. Protocol for the shared
+seed file (fixed before any tuning): ``ml.sentiment.train.holdout_split`` halves it by a hash of each row's id,
+per language and label; the selection half is the only one that data, routing or settings were chosen on, and
+the evaluation half is the figure of record (the default when ``--data`` is the seed file). Any other file is
+scored whole. Accuracy and macro-F1 are printed overall, per language, and on each language's hard phrasings
+(negation, contrast, results against expectations: ``ml.sentiment.metrics.is_hard_phrasing``, a rule fixed
+before any result was seen). Baselines: VADER's compound score with its authors' thresholds (>= 0.05 positive,
+<= -0.05 negative, else neutral); SnowNLP's positive probability with a symmetric neutral band (>= 0.6 positive,
+<= 0.4 negative). Throughput: headlines per second for each encoder on the scored English headlines, cold
+(nothing cached, model already loaded; best of 3) and for cache hits (SQLite embedding cache; best of 3); and
+the fallback end to end.
 
-    python bench/sentiment_eval.py                          # ../shared/data/sentiment/headlines_seed.csv
-    python bench/sentiment_eval.py --data my_labeled.csv --no-append
-    python bench/sentiment_eval.py --routings per-language  # only the per-language transformer routing
+    python bench/sentiment_eval.py                          # evaluation half of the seed file
+    python bench/sentiment_eval.py --part selection --errors errors.csv --no-append   # for choosing things
+    python bench/sentiment_eval.py --data my_labeled.csv --no-append                   # any lang,text,label CSV
+    python bench/sentiment_eval.py --routings ensemble,per-language-ft                 # more routings
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -26,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from common import REPO, SHARED_DATA, markdown_table, report  # bench/ is on sys.path when a script here runs
 
@@ -33,12 +39,23 @@ from ground.errors import UserInputError
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache, TextEncoder, build_encoder
 from ml.sentiment.finetune import FineTunedEncoder, FineTunedHead
 from ml.sentiment.labels import LABELS, NEGATIVE, NEUTRAL, POSITIVE
-from ml.sentiment.metrics import Metrics, classification_metrics, metrics_by_language
+from ml.sentiment.metrics import Metrics, classification_metrics, is_hard_phrasing, metrics_by_language
 from ml.sentiment.model import DEFAULT_ROUTING, ROUTINGS
-from ml.sentiment.train import TrainConfig, default_training_file, fallback_config, load_labeled, train_sentiment
+from ml.sentiment.train import (
+    HOLDOUT_SALT,
+    LabeledSet,
+    TrainConfig,
+    default_training_files,
+    fallback_config,
+    holdout_split,
+    load_labeled,
+    load_training,
+    train_sentiment,
+)
 
 log = logging.getLogger("bench.sentiment_eval")
 REPEATS = 3
+SEED_FILE = SHARED_DATA / "sentiment" / "headlines_seed.csv"
 
 
 def _threshold(values: Sequence[float], low: float, high: float) -> np.ndarray:
@@ -85,73 +102,114 @@ def throughput(texts: Sequence[str], encoders: Sequence[tuple[str, TextEncoder]]
     return rows
 
 
+def _slices(data: LabeledSet, idx: np.ndarray, pred: np.ndarray) -> dict[str, Metrics]:
+    """Metrics overall, per language, and on the hard-phrasing rows of each language (fixed cue rule)."""
+    langs = [data.langs[i] for i in idx]
+    out = metrics_by_language(data.labels[idx], pred, langs)
+    for lang in sorted(set(langs)):
+        hard = np.asarray([data.langs[i] == lang and is_hard_phrasing(data.texts[i], lang) for i in idx])
+        if hard.any():
+            out[f"{lang} hard"] = classification_metrics(data.labels[idx][hard], pred[hard])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SHARED_DATA / "sentiment" / "headlines_seed.csv",
+    parser.add_argument("--data", type=Path, default=SEED_FILE,
                         help="labeled CSV with columns lang,text,label (default: the shared seed file)")
-    parser.add_argument("--train", type=Path, default=default_training_file(), help="training CSV")
-    parser.add_argument("--routings", default=",".join(ROUTINGS),
-                        help="transformer routings to evaluate, comma-separated "
-                             f"(default: all; {DEFAULT_ROUTING} is the default)")
+    parser.add_argument("--part", choices=("auto", "all", "selection", "evaluation"), default="auto",
+                        help="rows of --data to score: its fixed hold-out split's selection or evaluation half, or "
+                             "all rows (auto: the evaluation half of the seed file, all rows of any other file)")
+    parser.add_argument("--train", type=Path, action="append", default=None,
+                        help="training CSV (repeatable; default: the project's own files in ml/sentiment/data)")
+    parser.add_argument("--routings", default=DEFAULT_ROUTING,
+                        help=f"transformer routings to evaluate, comma-separated (default: {DEFAULT_ROUTING}; "
+                             f"known: {', '.join(ROUTINGS)})")
     parser.add_argument("--cache", type=Path, default=REPO / ".cache" / "sentiment-embeddings.sqlite")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-speed", action="store_true", help="skip the throughput table")
+    parser.add_argument("--errors", type=Path, default=None,
+                        help="write the default model's misclassified rows to this CSV (only for --part selection)")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to docs/benchmarks.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    bench_started = time.perf_counter()
     try:
-        data, train = load_labeled(args.data), load_labeled(args.train)
+        data = load_labeled(args.data)
+        train = load_training(args.train or default_training_files())
     except UserInputError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    langs = np.asarray(data.langs)
+    part = args.part if args.part != "auto" else (
+        "evaluation" if args.data.resolve() == SEED_FILE.resolve() else "all")
+    if args.errors is not None and part != "selection":
+        print("Error: --errors writes misclassified rows of the selection half only (--part selection): the "
+              "evaluation rows must not guide any choice", file=sys.stderr)
+        return 2
+    selection, evaluation = holdout_split(data.ids, data.labels, data.langs)
+    idx = {"all": np.arange(len(data)), "selection": selection, "evaluation": evaluation}[part]
+    overlap = len(set(train.texts) & {data.texts[i] for i in idx})
     results: dict[str, dict[str, Metrics]] = {}
     tuned: list[tuple[str, TextEncoder]] = []
+    timings: list[str] = []
+    texts, langs = [data.texts[i] for i in idx], [data.langs[i] for i in idx]
     with EmbeddingCache(args.cache) as cache:
         for routing in [r.strip() for r in args.routings.split(",") if r.strip()]:
             started = time.perf_counter()
             model, _ = train_sentiment(train, TrainConfig(routing=routing, seed=args.seed), cache)
-            log.info("routing %s trained in %.0f s", routing, time.perf_counter() - started)
+            timings.append(f"{routing} trained in {time.perf_counter() - started:.0f} s")
             tag = " (default)" if routing == DEFAULT_ROUTING else ""
             fine = [p for p in model.paths.values() if isinstance(p, FineTunedHead)]
-            served = fine[0].raw.quantize if fine else None
-            for quantize in [served, not served] if fine else [None]:
-                for p in fine:
-                    p.set_quantize(bool(quantize))
-                pred = model.predict(data.texts, data.langs).probs.argmax(axis=1)
-                precision = "" if quantize is None else f", {'int8' if quantize else 'fp32'}"
-                name = f"transformer, {routing}{precision}{tag if quantize == served else ''}"
-                results[name] = metrics_by_language(data.labels, pred, data.langs)
+            pred = model.predict(texts, langs).probs.argmax(axis=1)
+            precision = "" if not fine else f", {'int8' if fine[0].raw.quantize else 'fp32'}"
+            results[f"transformer, {routing}{precision}{tag}"] = _slices(data, idx, pred)
+            if tag and args.errors is not None:
+                wrong = np.flatnonzero(pred != data.labels[idx])
+                pd.DataFrame({"lang": [langs[i] for i in wrong], "text": [texts[i] for i in wrong],
+                              "label": [LABELS[data.labels[idx][i]] for i in wrong],
+                              "predicted": [LABELS[pred[i]] for i in wrong]}).to_csv(args.errors, index=False)
             for p in fine:
-                for quantize in (True, False):
-                    raw = p.raw
-                    tuned.append((f"{p.spec} ({'int8' if quantize else 'fp32'})",
-                                  FineTunedEncoder(raw.module, raw.tokenizer, raw.name, raw.max_length, quantize)))
+                raw = p.raw
+                tuned.append((f"{p.spec} ({'int8' if raw.quantize else 'fp32'})",
+                              FineTunedEncoder(raw.module, raw.tokenizer, raw.name, raw.max_length, raw.quantize)))
+        started = time.perf_counter()
         fallback, _ = train_sentiment(train, fallback_config(args.seed))
-        pred = fallback.predict(data.texts, data.langs).probs.argmax(axis=1)
-        results["fallback (n-gram MLP)"] = metrics_by_language(data.labels, pred, data.langs)
-    for lang, name, baseline in (("en", "VADER", vader_labels), ("zh", "SnowNLP", snownlp_labels)):
-        mask = langs == lang
-        if mask.any():
-            texts = [t for t, m in zip(data.texts, mask, strict=True) if m]
-            results[name] = {lang: classification_metrics(data.labels[mask], baseline(texts))}
-
+        timings.append(f"fallback trained in {time.perf_counter() - started:.0f} s")
+        pred = fallback.predict(texts, langs).probs.argmax(axis=1)
+        results["fallback (n-gram MLP)"] = _slices(data, idx, pred)
+    lang_arr = np.asarray(langs)
+    for lang, name, baseline, module in (("en", "VADER", vader_labels, "vaderSentiment"),
+                                         ("zh", "SnowNLP", snownlp_labels, "snownlp")):
+        mask = lang_arr == lang
+        if importlib.util.find_spec(module) is None:
+            log.warning("baseline %s skipped: %s is not installed (pip install -e '.[bench]')", name, module)
+        elif mask.any():
+            results[name] = {lang: classification_metrics(data.labels[idx][mask],
+                                                          baseline([t for t, m in zip(texts, mask) if m]))}
     acc_rows = [[model, lang, m.n, m.accuracy, m.macro_f1] for model, by in results.items() for lang, m in by.items()]
-    english = [t for t, lang in zip(data.texts, data.langs, strict=True) if lang == "en"] or list(data.texts)
-    speed_rows = throughput(english, [(name, build_encoder(name)) for name in ("minilm", "e5")] + tuned)
-    start = time.perf_counter()
-    fallback.predict(english, ["en"] * len(english))
-    fb_rate = len(english) / (time.perf_counter() - start)
-    speed_rows.append(["fallback (no encoder)", len(english), "-", f"{fb_rate:.0f}", "-"])
+    eval_seconds = time.perf_counter() - bench_started
+    speed = ""
+    if not args.no_speed:
+        english = [t for t, lang in zip(texts, langs, strict=True) if lang == "en"] or list(texts)
+        speed_rows = throughput(english, [(name, build_encoder(name)) for name in ("minilm", "e5")] + tuned)
+        start = time.perf_counter()
+        fallback.predict(english, ["en"] * len(english))
+        fb_rate = len(english) / (time.perf_counter() - start)
+        speed_rows.append(["fallback (no encoder)", len(english), "-", f"{fb_rate:.0f}", "-"])
+        speed = ("\n\nThroughput (English headlines scored; headlines/s):\n\n"
+                 + markdown_table(["encoder", "n", "load (s)", "cold (no cache)", "cache hits"], speed_rows))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    counts = ", ".join(f"{lang} {langs.count(lang)}" for lang in sorted(set(langs)))
     body = (
-        f"Evaluation file: `{args.data.name}` ({len(data)} headlines: "
-        + ", ".join(f"{lang} {int((langs == lang).sum())}" for lang in sorted(set(data.langs)))
-        + f"); trained on `{args.train.name}` ({len(train)} headlines), seed {args.seed}. "
-        f"Labels {', '.join(LABELS)}. Load average during the run: {load} (2 shared cores).\n\n"
-        + markdown_table(["model", "lang", "n", "accuracy", "macro-F1"], acc_rows)
-        + "\n\nThroughput (English headlines of the file; headlines/s):\n\n"
-        + markdown_table(["encoder", "n", "load (s)", "cold (no cache)", "cache hits"], speed_rows)
+        f"Scored: `{args.data.name}`, {part} rows ({len(idx)} headlines: {counts}; hold-out split "
+        f"`{HOLDOUT_SALT}`, half per language and label). Trained on {len(train)} headlines "
+        f"({', '.join(sorted({Path(p).name for p in (args.train or default_training_files())}))}), seed "
+        f"{args.seed}; {overlap} scored texts also in training. Labels {', '.join(LABELS)}; \"hard\" rows carry a "
+        f"negation, contrast or against-expectations cue (`ml.sentiment.metrics.is_hard_phrasing`). "
+        f"{'; '.join(timings)}; training and scoring took {eval_seconds:.0f} s in all. Load average: {load} "
+        f"(2 shared cores).\n\n"
+        + markdown_table(["model", "slice", "n", "accuracy", "macro-F1"], acc_rows) + speed
     )
     report("Sentiment: accuracy and throughput", body, append=not args.no_append)
     return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -9,12 +10,16 @@ import click
 from backtests.cli.common import setup_logging, user_errors
 from ml.sentiment.finetune import FineTuneConfig
 from ml.sentiment.model import DEFAULT_ROUTING, ROUTINGS
-from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file, fallback_config, train_and_save
+from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, fallback_config, train_and_save
 
 
 @click.command("sentiment")
-@click.option("--data", type=click.Path(path_type=Path), default=None,
-              help="Labeled CSV with columns lang,text,label (id optional). Default: the project's own training set.")
+@click.option("--data", type=click.Path(path_type=Path), multiple=True,
+              help="Labeled CSV with columns lang,text,label (id and date optional); repeat for several files. "
+                   "Default: the project's own training files.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Train only on rows dated on or before this day (YYYY-MM-DD): a version that is out of sample "
+                   "for backtests after it. The cutoff is recorded in the version's meta.json.")
 @click.option("--encoder", default=DEFAULT_ROUTING, show_default=True,
               help=f"Routing preset ({', '.join(ROUTINGS)}), one encoder for all languages (minilm, e5, or a local "
                    "Hugging Face model folder; minilm-ft or ft:FOLDER to fine-tune it with the head), or "
@@ -30,13 +35,15 @@ from ml.sentiment.train import DEFAULT_CACHE, TrainConfig, default_training_file
               help="SQLite embedding cache, keyed by encoder and text hash.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging on stderr.")
 @user_errors
-def sentiment(data: Path | None, encoder: str, int8: bool, fallback: bool, store: Path, name: str | None,
-              seed: int, cache: Path, verbose: bool) -> None:
+def sentiment(data: tuple[Path, ...], until: datetime | None, encoder: str, int8: bool, fallback: bool, store: Path,
+              name: str | None, seed: int, cache: Path, verbose: bool) -> None:
     """Train, print validation metrics per language, and save the model to the store."""
     setup_logging(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     config = fallback_config(seed) if fallback else TrainConfig(
         routing=encoder, seed=seed, finetune=FineTuneConfig(quantize=int8))
-    version, report = train_and_save(data or default_training_file(), config, store, name, cache)
+    version, report = train_and_save(list(data) or None, config, store, name, cache,
+                                     until.date() if until is not None else None)
     click.echo(report.table())
-    click.echo(f"\ntrained {version.ref} in {report.seconds:.0f} s: {version.path}")
+    cutoff = f", training cutoff {report.cutoff.isoformat()}" if report.cutoff else ", training cutoff unknown"
+    click.echo(f"\ntrained {version.ref} in {report.seconds:.0f} s{cutoff}: {version.path}")

@@ -83,6 +83,10 @@ CREATE TABLE IF NOT EXISTS feed_state (
 """
 _COLUMNS = ("id", "version", "published_us", "fetched_us", "title", "summary", "source", "link", "lang",
             "symbols", "dated", "text_hash")
+# added after schema v1, idempotently (ALTER TABLE ... ADD COLUMN when missing): first_seen_us is when the
+# archive first saw a version (NULL in rows stored before: their fetched_us), vendor_time 1 when the published
+# time is the source's claim that no fetch of ours bounds (imported history)
+_PROVENANCE_COLUMNS = {"first_seen_us": "INTEGER", "vendor_time": "INTEGER NOT NULL DEFAULT 0"}
 FRAME_COLUMNS = ("id", "version", "published", "fetched_at", "visible_at", "superseded_at", "title", "summary",
                  "source", "link", "lang", "symbols", "dated", "text_hash")
 
@@ -177,6 +181,7 @@ class NewsArchive:
             self._conn.execute("PRAGMA journal_mode=WAL")  # waits up to lock_wait_s if a creator holds a lock
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._init_schema()
+            self._add_provenance_columns()
         except sqlite3.OperationalError as exc:
             self._conn.close()
             if _is_locked(exc):
@@ -216,6 +221,17 @@ class NewsArchive:
             raise UserInputError(f"news archive schema v{version} is newer than this code's v{SCHEMA_VERSION}",
                                  where=str(self.path), fix="upgrade bt-hybrid")
         return int(version)
+
+    def _add_provenance_columns(self) -> None:
+        """Add the first-seen and vendor-time columns to an archive made before them (a no-op when present)."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(news_versions)")}
+        missing = [(name, decl) for name, decl in _PROVENANCE_COLUMNS.items() if name not in have]
+        if missing:
+            with self._transaction() as conn:
+                have = {row[1] for row in conn.execute("PRAGMA table_info(news_versions)")}  # another process?
+                for name, decl in missing:
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE news_versions ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         """Close the connection (pending transactions were already committed or rolled back)."""
@@ -296,10 +312,12 @@ class NewsArchive:
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, item: NewsItem, version: int) -> None:
+        columns = (*_COLUMNS, *_PROVENANCE_COLUMNS)
         conn.execute(
-            f"INSERT INTO news_versions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            (item.id, version, to_micros(item.published), to_micros(item.fetched_at), item.title, item.summary, item.source,
-             item.link, item.lang, " ".join(item.symbols), int(item.dated), item.text_hash),
+            f"INSERT INTO news_versions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            (item.id, version, to_micros(item.published), to_micros(item.fetched_at), item.title, item.summary,
+             item.source, item.link, item.lang, " ".join(item.symbols), int(item.dated), item.text_hash,
+             to_micros(item.first_seen or item.fetched_at), int(item.vendor_time)),
         )
         conn.executemany("INSERT INTO news_symbols (symbol, id, version) VALUES (?, ?, ?)",
                          [(s, item.id, version) for s in item.symbols])
@@ -382,6 +400,33 @@ class NewsArchive:
         frame["dated"] = raw["dated"].astype(bool)
         frame = frame.sort_values(["visible_at", "id", "version"], kind="stable").reset_index(drop=True)
         return frame[list(FRAME_COLUMNS)]
+
+    def timestamp_provenance(self, symbol: str, since: datetime | None = None,
+                             until: datetime | None = None) -> tuple[int, int]:
+        """(items whose time is the vendor's claim, all items) about `symbol` published in [since, until],
+        counting each id once by its latest version seen by `until`: the report's share of vendor timestamps."""
+        row = self._conn.execute(
+            """
+            WITH known AS (
+                SELECT id, published_us, vendor_time,
+                       row_number() OVER (PARTITION BY id ORDER BY fetched_us DESC, version DESC) AS rank
+                FROM news_versions
+                WHERE id IN (SELECT id FROM news_symbols WHERE symbol = :symbol) AND fetched_us <= :until
+            )
+            SELECT coalesce(sum(vendor_time), 0), count(*) FROM known
+            WHERE rank = 1 AND published_us >= :since AND published_us <= :until
+            """,
+            {"symbol": symbol.upper(), "since": to_micros(since) if since else -(2**62),
+             "until": to_micros(until) if until else 2**62},
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def first_seen(self, item_id: str) -> datetime | None:
+        """When the archive first saw any version of an item (None: unknown id)."""
+        row = self._conn.execute(
+            "SELECT min(coalesce(first_seen_us, fetched_us)) FROM news_versions WHERE id = ?", (item_id,)
+        ).fetchone()
+        return None if row[0] is None else from_micros(row[0])
 
     # ------------------------------------------------------------------------------- sentiment cache
 

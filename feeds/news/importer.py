@@ -14,6 +14,8 @@ Columns (CSV header / JSONL keys):
 
 An imported item counts as seen when it was published (there is no fetch history for old news); an item
 dated after the import time counts as seen at import time and waits for its date like any future-dated item.
+The archive also records the import time as the item's first-seen time and marks its timestamp as the
+vendor's claim, so a report can say how much of its news rests on timestamps nobody here observed.
 """
 from __future__ import annotations
 
@@ -189,7 +191,7 @@ def _item(
                         published=published),
         published=published, title=title, summary=summary, source=item_source, link=link,
         lang=lang or detect_language(f"{title} {summary}"), symbols=symbols,
-        fetched_at=min(published, imported_at),
+        fetched_at=min(published, imported_at), first_seen=imported_at, vendor_time=True,
     )
 
 

@@ -70,6 +70,11 @@ class NewsItem:
     symbols: tuple[str, ...]
     fetched_at: datetime
     dated: bool = field(default=True)
+    # when the archive first saw this version (None: at `fetched_at`); an import backdates `fetched_at` to the
+    # claimed publication time but records here when it really arrived
+    first_seen: datetime | None = field(default=None)
+    # True when `published` is the vendor's claim that no fetch of ours bounds (imported history)
+    vendor_time: bool = field(default=False)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -78,6 +83,8 @@ class NewsItem:
             raise ValueError(f"NewsItem {self.id}: title must not be empty")
         object.__setattr__(self, "published", _as_utc(self.published, "published"))
         object.__setattr__(self, "fetched_at", _as_utc(self.fetched_at, "fetched_at"))
+        if self.first_seen is not None:
+            object.__setattr__(self, "first_seen", _as_utc(self.first_seen, "first_seen"))
         symbols = tuple(sorted({s.strip().upper() for s in self.symbols if s.strip()}))
         object.__setattr__(self, "symbols", symbols)
 

@@ -4,6 +4,7 @@ Macro-F1 weighs the three classes equally, so a model that calls everything neut
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -67,3 +68,23 @@ def format_confusion(m: Metrics) -> str:
     head = " " * 10 + "".join(f"{lab[:8]:>9}" for lab in LABELS)
     body = [f"{lab[:8]:<10}" + "".join(f"{v:>9d}" for v in row) for lab, row in zip(LABELS, m.confusion, strict=True)]
     return "\n".join([head, *body])
+
+
+# Cues of the phrasings that flip a naive reading: negation, contrast, and results judged against expectations or
+# against a worse past ("loss narrower", "beats lowered guidance", "rises despite", "减亏", "好于预期"). Fixed before
+# any evaluation was run, so the "hard" slice of a report is not chosen by the results.
+_HARD_EN = re.compile(
+    r"\b(?:not|no|never|without|fails?|failed|despite|although|though|but|yet|however|while|even as|"
+    r"narrow(?:er|ed|s)?|smaller|less than (?:feared|expected)|better than (?:feared|expected)|"
+    r"worse than (?:feared|expected)|lowered|reduced|trimmed|tempered|eases?|offsets?|shrugs?|"
+    r"mixed|in line|only|still|fewer)\b|n't",
+    re.IGNORECASE)
+_HARD_ZH = re.compile(r"不|未|没|非|无|虽|但|尽管|却|仍|收窄|减亏|好于|不及|低于预期|难掩|抵消|拖累|喜忧参半|"
+                      r"利空出尽|靴子落地|仅|只")
+
+
+def is_hard_phrasing(text: str, lang: str) -> bool:
+    """Whether a headline has a cue of the phrasings that trip sentiment models (negation, contrast, a result
+    against expectations); Chinese cues for ``zh``, English cues otherwise."""
+    pattern = _HARD_ZH if lang == "zh" else _HARD_EN
+    return pattern.search(text) is not None

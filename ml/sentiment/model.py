@@ -22,6 +22,7 @@ from ground.choices import choice_hint
 from ground.lang import detect_language
 from ml.errors import IntegrityError, ModelError
 from ml.sentiment.encoders import ENCODERS, TextEncoder
+from ml.sentiment.ensemble import EnsembleRoute, is_ensemble_spec, member_specs
 from ml.sentiment.fallback import HasherConfig, NgramFallback
 from ml.sentiment.finetune import FINETUNABLE, FineTuneConfig, FineTunedHead, is_finetuned_spec
 from ml.sentiment.head import EncoderHead
@@ -39,10 +40,11 @@ ROUTINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "per-language": MappingProxyType({"en": "minilm", DEFAULT_ROUTE: "e5"}),
     "per-language-ft": MappingProxyType({"en": "minilm-ft", DEFAULT_ROUTE: "e5"}),
     "multilingual": MappingProxyType({DEFAULT_ROUTE: "e5"}),
+    "ensemble": MappingProxyType({DEFAULT_ROUTE: "e5+fallback"}),
 })
-# Measured (docs/benchmarks.md, "Sentiment: accuracy and throughput"): fine-tuned MiniLM beat frozen E5 on English
-# (0.82 against 0.79) at twice E5's speed with int8 serving; Chinese is served by the same E5 head as "multilingual".
-DEFAULT_ROUTING = "per-language-ft"
+# Chosen on the selection half of the seed file only (docs/benchmarks.md, ADR 0012): E5's head and the n-gram
+# fallback, averaged, beat either alone in both languages; it needs no fine-tuning, so it trains in about a minute.
+DEFAULT_ROUTING = "ensemble"
 
 
 class Route(Protocol):
@@ -60,11 +62,37 @@ class Route(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+def _ensemble_from_description(desc: dict[str, Any], wrap: Any = None) -> Route:
+    return EnsembleRoute.from_description(desc, wrap, ROUTE_TYPES)
+
+
 ROUTE_TYPES: Mapping[str, Callable[..., Route]] = MappingProxyType({
     EncoderHead.kind: EncoderHead.from_description,
     FineTunedHead.kind: FineTunedHead.from_description,
     NgramFallback.kind: NgramFallback.from_description,
+    EnsembleRoute.kind: _ensemble_from_description,
 })
+
+# the fallback's own defaults when it is a member of an ensemble: its embeddings start from scratch
+FALLBACK_HIDDEN, FALLBACK_DROPOUT = 128, 0.3
+
+
+def new_route(spec: str, wrap: Callable[[TextEncoder], TextEncoder] | None = None, hidden: int = 256,
+              dropout: float = 0.1, finetune: FineTuneConfig = FineTuneConfig(),
+              hasher: HasherConfig = HasherConfig()) -> Route:
+    """An untrained route for one routing entry: a frozen encoder with a head, a fine-tuned encoder, the n-gram
+    fallback, or an ensemble of those (``a+b``)."""
+    from ml.sentiment.encoders import build_encoder
+
+    if is_ensemble_spec(spec):
+        members = member_specs(spec)
+        return EnsembleRoute(members, [new_route(m, wrap, hidden, dropout, finetune, hasher) for m in members])
+    if spec == FALLBACK_ROUTE:
+        return NgramFallback.new(hasher, hidden=FALLBACK_HIDDEN, dropout=FALLBACK_DROPOUT)
+    if is_finetuned_spec(spec):
+        return FineTunedHead.new(spec, wrap, hidden, dropout, finetune.max_length, finetune.quantize)
+    encoder = build_encoder(spec)
+    return EncoderHead.new(spec, wrap(encoder) if wrap else encoder, hidden, dropout)
 
 
 def normalise_lang(lang: str) -> str:
@@ -83,10 +111,8 @@ def parse_routing(spec: str) -> dict[str, str]:
     if spec in ROUTINGS:
         return dict(ROUTINGS[spec])
     if "=" not in spec:
-        if spec not in ENCODERS and not is_finetuned_spec(spec) and not re.search(r"[/\\.]", spec):
-            choices = [*ROUTINGS, *ENCODERS, *FINETUNABLE]
-            raise ModelError(f"unknown encoder or routing {spec!r}", "--encoder",
-                             f"{choice_hint(spec, choices)} (or lang=encoder pairs, or a Hugging Face model folder)")
+        for member in member_specs(spec) if is_ensemble_spec(spec) else [spec]:
+            _check_spec(member)
         return {DEFAULT_ROUTE: spec}
     table: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
@@ -94,16 +120,33 @@ def parse_routing(spec: str) -> dict[str, str]:
         if not sep or not lang.strip() or not enc.strip():
             raise ModelError(f"bad routing entry {part!r}", "--encoder", "write lang=encoder, e.g. en=minilm,*=e5")
         key = lang.strip() if lang.strip() == DEFAULT_ROUTE else normalise_lang(lang)
+        for member in member_specs(enc) if is_ensemble_spec(enc) else [enc.strip()]:
+            _check_spec(member)
         table[key] = enc.strip()
     table.setdefault(DEFAULT_ROUTE, next(iter(table.values())))
     return table
 
 
+def _check_spec(spec: str) -> None:
+    """One encoder entry: a registry name, a fine-tuned spec, ``fallback``, or something that looks like a path."""
+    if spec in ENCODERS or spec == FALLBACK_ROUTE or is_finetuned_spec(spec) or re.search(r"[/\\.]", spec):
+        return
+    choices = [*ROUTINGS, *ENCODERS, *FINETUNABLE, FALLBACK_ROUTE]
+    raise ModelError(f"unknown encoder or routing {spec!r}", "--encoder",
+                     f"{choice_hint(spec, choices)} (or lang=encoder pairs, a+b ensembles, or a Hugging Face model folder)")
+
+
+def _named(spec: str) -> bool:
+    parts = member_specs(spec) if is_ensemble_spec(spec) else [spec]
+    return all(p in ENCODERS or p in FINETUNABLE or p == FALLBACK_ROUTE for p in parts)
+
+
 def path_names(table: Mapping[str, str]) -> dict[str, str]:
-    """The path name of each distinct encoder spec of a routing table: the registry name, or ``hf<i>`` for folders."""
+    """The path name of each distinct encoder spec of a routing table: the spec when it uses registry names only
+    (``e5``, ``minilm-ft+e5+fallback``), else ``hf<i>`` (a model folder in it)."""
     names: dict[str, str] = {}
     for spec in dict.fromkeys(table.values()):
-        names[spec] = spec if spec in ENCODERS or spec in FINETUNABLE else f"hf{len(names)}"
+        names[spec] = spec if _named(spec) else f"hf{len(names)}"
     return names
 
 
@@ -128,6 +171,22 @@ class Prediction:
         return [LABELS[i] for i in self.probs.argmax(axis=1)]
 
 
+def _check_loaded(path: Route, desc: dict[str, Any], name: str, where: str) -> None:
+    """After loading weights: a fine-tuned encoder must hash to the saved id, a frozen one must be the trained one."""
+    if isinstance(path, EnsembleRoute):
+        for member, member_desc in zip(path.members, desc["members"], strict=True):
+            _check_loaded(member, member_desc, name, where)
+    elif isinstance(path, FineTunedHead):
+        path.raw.refresh()
+        if path.encoder.id != desc["encoder_id"]:
+            raise IntegrityError(f"fine-tuned weights of path {name!r} are {path.encoder.id}, but "
+                                 f"{desc['encoder_id']} was saved", where, "retrain or restore the model")
+    elif isinstance(path, EncoderHead) and path.encoder.id != desc["encoder_id"]:
+        raise ModelError(
+            f"encoder {desc['encoder']!r} is {path.encoder.id}, but the head was trained on "
+            f"{desc['encoder_id']}", where, "install the encoder version it was trained with, or retrain")
+
+
 class SentimentModel:
     """Language routing over trained paths. ``routes`` maps a language (or ``*``) to a key of ``paths``."""
 
@@ -145,17 +204,10 @@ class SentimentModel:
                       finetune: FineTuneConfig = FineTuneConfig()) -> SentimentModel:
         """An untrained transformer model: one path per distinct encoder of :func:`parse_routing`'s table, frozen
         or fine-tuned by its spec (``wrap`` may add a cache to each encoder)."""
-        from ml.sentiment.encoders import build_encoder
 
         table = parse_routing(routing)
         names = path_names(table)
-        paths: dict[str, Route] = {}
-        for spec, name in names.items():
-            if is_finetuned_spec(spec):
-                paths[name] = FineTunedHead.new(spec, wrap, hidden, dropout, finetune.max_length, finetune.quantize)
-                continue
-            encoder = build_encoder(spec)
-            paths[name] = EncoderHead.new(spec, wrap(encoder) if wrap else encoder, hidden, dropout)
+        paths = {name: new_route(spec, wrap, hidden, dropout, finetune) for spec, name in names.items()}
         return cls({lang: names[spec] for lang, spec in table.items()}, paths)
 
     @classmethod
@@ -231,15 +283,7 @@ class SentimentModel:
             except RuntimeError as exc:
                 raise IntegrityError(f"weights of path {name!r} do not fit its hyperparameters: {exc}", where,
                                      "the model files are inconsistent; retrain or restore them") from exc
-            if isinstance(path, FineTunedHead):
-                path.raw.refresh()
-                if path.encoder.id != desc["encoder_id"]:
-                    raise IntegrityError(f"fine-tuned weights of path {name!r} are {path.encoder.id}, but "
-                                         f"{desc['encoder_id']} was saved", where, "retrain or restore the model")
-            elif isinstance(path, EncoderHead) and path.encoder.id != desc["encoder_id"]:
-                raise ModelError(
-                    f"encoder {desc['encoder']!r} is {path.encoder.id}, but the head was trained on "
-                    f"{desc['encoder_id']}", where, "install the encoder version it was trained with, or retrain")
+            _check_loaded(path, desc, name, where)
             path.module.eval()
             paths[name] = path
         return cls(meta["routes"], paths)

@@ -13,7 +13,9 @@ import copy
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from torch.nn import functional as F
 from ground.errors import DataError
 from ml.device import torch_threads
 from ml.sentiment.encoders import CachedEncoder, EmbeddingCache
-from ml.sentiment.fallback import HasherConfig
+from ml.sentiment.ensemble import EnsembleRoute
+from ml.sentiment.fallback import HasherConfig, NgramFallback
 from ml.sentiment.finetune import FineTuneConfig, FineTunedHead, finetune
 from ml.sentiment.labels import LABELS, balanced_class_weights, label_index
 from ml.sentiment.metrics import Metrics, format_confusion, format_table, metrics_by_language
@@ -38,6 +41,7 @@ from ml.sentiment.model import (
     FALLBACK_MODEL_NAME,
     Route,
     SentimentModel,
+    new_route,
     normalise_lang,
     parse_routing,
     path_names,
@@ -47,12 +51,14 @@ from ml.store import ModelStore, ModelVersion
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("lang", "text", "label")
+HOLDOUT_SALT = "sentiment-holdout-v1"  # changing it draws another split: never change it after results are seen
 DEFAULT_CACHE = Path(".cache") / "sentiment-embeddings.sqlite"
 
 
-def default_training_file() -> Path:
-    """The project's own labeled headlines, shipped inside the package."""
-    return Path(str(resources.files("ml.sentiment") / "data" / "headlines_train.csv"))
+def default_training_files() -> list[Path]:
+    """The project's own labeled, dated headlines shipped inside the package (every CSV of ``data/``)."""
+    return sorted(Path(str(p)) for p in resources.files("ml.sentiment").joinpath("data").iterdir()
+                  if p.name.endswith(".csv"))
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,60 @@ class LabeledSet:
     labels: np.ndarray
     source: str
     fingerprint: str
+    dates: tuple[date | None, ...] = ()  # when each row became known; empty when the file has no date column
 
     def __len__(self) -> int:
         return len(self.texts)
 
+    @property
+    def cutoff(self) -> date | None:
+        """The latest row date: the model trained on these rows has seen nothing published after it. None when
+        any row is undated (the cutoff is then unknown, not "never")."""
+        if not self.dates or any(d is None for d in self.dates):
+            return None
+        return max(d for d in self.dates if d is not None)
+
+    def subset(self, idx: np.ndarray, source: str | None = None) -> LabeledSet:
+        """The rows ``idx`` (in that order); the fingerprint covers the parent's and the rows chosen."""
+        rows = [int(i) for i in idx]
+        digest = hashlib.sha256(f"{self.fingerprint}:{','.join(map(str, rows))}".encode()).hexdigest()
+        return LabeledSet(tuple(self.ids[i] for i in rows), tuple(self.texts[i] for i in rows),
+                          tuple(self.langs[i] for i in rows), self.labels[rows].copy(), source or self.source,
+                          digest, tuple(self.dates[i] for i in rows) if self.dates else ())
+
+    def until(self, cutoff: date) -> LabeledSet:
+        """Only the rows dated on or before ``cutoff`` (a model trained on them is out of sample after it)."""
+        if not self.dates or any(d is None for d in self.dates):
+            raise DataError("rows without a date cannot be cut at a date", self.source,
+                            "add a date column (YYYY-MM-DD) to every row")
+        keep = np.flatnonzero([d is not None and d <= cutoff for d in self.dates])
+        if keep.size == 0:
+            raise DataError(f"no labeled rows dated on or before {cutoff.isoformat()}", self.source,
+                            "choose a later cutoff or add older labeled rows")
+        return self.subset(keep)
+
+    def concat(self, other: LabeledSet) -> LabeledSet:
+        """Both sets' rows; the dates are kept only when both sets are dated."""
+        dates = self.dates + other.dates if self.dates and other.dates else ()
+        digest = hashlib.sha256(f"{self.fingerprint}+{other.fingerprint}".encode()).hexdigest()
+        return LabeledSet(self.ids + other.ids, self.texts + other.texts, self.langs + other.langs,
+                          np.concatenate([self.labels, other.labels]), f"{self.source}+{Path(other.source).name}",
+                          digest, dates)
+
+
+def _row_date(value: str, where: str) -> date | None:
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise DataError(f"bad date {value!r}", where, "write dates as YYYY-MM-DD") from exc
+
 
 def load_labeled(path: str | Path) -> LabeledSet:
-    """Read a CSV with columns ``lang,text,label`` (``id`` optional); every bad row is named by its line."""
+    """Read a CSV with columns ``lang,text,label`` (``id`` and ``date`` optional: ``date`` is when the headline
+    was published or, for written examples, added); every bad row is named by its line."""
     path = Path(path)
     if not path.is_file():
         raise DataError("labeled file not found", str(path), "pass --data with a CSV of lang,text,label")
@@ -84,7 +137,8 @@ def load_labeled(path: str | Path) -> LabeledSet:
     if missing:
         raise DataError(f"missing columns {missing}", str(path),
                         f"the header must include {', '.join(REQUIRED_COLUMNS)}")
-    texts, langs, labels = [], [], []
+    texts, langs, labels, dates = [], [], [], []
+    has_dates = "date" in frame.columns
     seen: dict[str, tuple[int, int]] = {}
     for i, row in enumerate(frame.itertuples(index=False)):
         where = f"{path}:{i + 2}"  # line 1 is the header
@@ -94,6 +148,8 @@ def load_labeled(path: str | Path) -> LabeledSet:
         if not lang:
             raise DataError("empty lang", where, "set lang to a language code such as en or zh")
         label = label_index(row.label, where)
+        if has_dates:
+            dates.append(_row_date(row.date, where))
         if text in seen and seen[text][1] != label:
             raise DataError(f"same text labeled differently on line {seen[text][0]}", where, "keep one label")
         seen.setdefault(text, (i + 2, label))
@@ -104,7 +160,40 @@ def load_labeled(path: str | Path) -> LabeledSet:
         raise DataError("no labeled rows", str(path), "add rows below the header")
     ids = tuple(frame["id"]) if "id" in frame.columns else tuple(str(i + 1) for i in range(len(texts)))
     return LabeledSet(ids, tuple(texts), tuple(langs), np.asarray(labels, dtype=np.int64), str(path),
-                      hashlib.sha256(raw).hexdigest())
+                      hashlib.sha256(raw).hexdigest(), tuple(dates))
+
+
+def load_training(paths: Sequence[str | Path]) -> LabeledSet:
+    """Several labeled files as one training set (the project's data is split by theme into files)."""
+    if not paths:
+        raise DataError("no training files", "--data", "pass at least one labeled CSV")
+    sets = [load_labeled(p) for p in paths]
+    out = sets[0]
+    for other in sets[1:]:
+        out = out.concat(other)
+    seen: dict[str, int] = {}
+    for text, label in zip(out.texts, out.labels.tolist(), strict=True):
+        if seen.setdefault(text, label) != label:
+            raise DataError(f"the same text has two labels across files: {text!r}", out.source, "keep one label")
+    return out
+
+
+def holdout_split(ids: Sequence[str], labels: np.ndarray, langs: Sequence[str], fraction: float = 0.5,
+                  salt: str = HOLDOUT_SALT) -> tuple[np.ndarray, np.ndarray]:
+    """Selection and evaluation row indices, fixed by the rows' ids alone (no model, no result): within each
+    (language, label) stratum, rows are ordered by sha256(salt:id) and the first ``fraction`` go to selection.
+    Anything that is chosen (data, hyperparameters, routing, precision) may look at the selection rows only."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError("fraction must be in (0, 1)")
+    strata: dict[tuple[str, int], list[int]] = {}
+    for i, (lab, lang) in enumerate(zip(np.asarray(labels).tolist(), langs, strict=True)):
+        strata.setdefault((lang, lab), []).append(i)
+    selection: list[int] = []
+    for key in sorted(strata):
+        rows = sorted(strata[key], key=lambda i: hashlib.sha256(f"{salt}:{ids[i]}".encode()).digest())
+        selection.extend(rows[: int(round(len(rows) * fraction))])
+    sel = np.sort(np.asarray(selection, dtype=np.int64))
+    return sel, np.setdiff1d(np.arange(len(labels)), sel)
 
 
 def stratified_split(labels: np.ndarray, langs: tuple[str, ...], val_fraction: float,
@@ -190,6 +279,7 @@ class TrainReport:
     data_source: str
     data_fingerprint: str
     seconds: float = field(compare=False)
+    cutoff: date | None = None  # latest date of the rows trained on (None: undated rows)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the model's metadata (timing left out so equal training gives equal metadata)."""
@@ -199,6 +289,7 @@ class TrainReport:
             "validation": {lang: m.to_dict() for lang, m in self.metrics.items()},
             "paths": {name: asdict(fit) for name, fit in self.paths.items()},
             "data": {"source": Path(self.data_source).name, "sha256": self.data_fingerprint},
+            "cutoff": self.cutoff.isoformat() if self.cutoff else None,
         }
 
     def table(self) -> str:
@@ -265,6 +356,26 @@ def _fit_loop(path: Route, features: Any, y: torch.Tensor, train: np.ndarray, va
     return PathFit(len(train), len(val), epoch, best_epoch, best_loss)
 
 
+def _train_route(path: Route, name: str, texts: list[str], y: torch.Tensor, train: np.ndarray, val: np.ndarray,
+                 config: TrainConfig) -> dict[str, PathFit]:
+    """Train one route on ``texts`` (rows ``train``, validation rows ``val``); an ensemble trains each member as it
+    would train alone, the n-gram fallback with the fallback's own optimiser settings."""
+    if isinstance(path, EnsembleRoute):
+        fits: dict[str, PathFit] = {}
+        for spec, member in zip(path.specs, path.members, strict=True):
+            torch.manual_seed(config.seed)
+            fits.update(_train_route(member, f"{name}/{spec}", texts, y, train, val, config))
+        return fits
+    if isinstance(path, FineTunedHead):
+        fit = finetune(path, texts, y, train, val, config.finetune, name)
+        return {name: PathFit(len(train), len(val), fit.evaluations, fit.best_evaluation, fit.best_val_loss,
+                              config.finetune.evals_per_epoch)}
+    if isinstance(path, NgramFallback) and not config.fallback:
+        config = replace(fallback_config(config.seed), buckets=config.buckets)
+    log.info("path %s: featurising %d texts", name, len(texts))
+    return {name: _fit_path(path, path.featurize(texts), y, train, val, config, name)}
+
+
 def _build(config: TrainConfig, wrap: Any) -> tuple[SentimentModel, dict[str, torch.Tensor]]:
     """The untrained model, each path built right after seeding torch, with the RNG state its training starts
     from: a path's weights depend on its rows, config and seed, not on which other paths the routing has."""
@@ -277,8 +388,8 @@ def _build(config: TrainConfig, wrap: Any) -> tuple[SentimentModel, dict[str, to
     rng: dict[str, torch.Tensor] = {}
     for spec, name in path_names(table).items():
         torch.manual_seed(config.seed)
-        single = SentimentModel.with_encoders(spec, wrap, config.hidden, config.dropout, config.finetune)
-        paths[name] = next(iter(single.paths.values()))
+        paths[name] = new_route(spec, wrap, config.hidden, config.dropout, config.finetune,
+                                HasherConfig(buckets=config.buckets))
         rng[name] = torch.get_rng_state()
     names = path_names(table)
     return SentimentModel({lang: names[spec] for lang, spec in table.items()}, paths), rng
@@ -308,35 +419,38 @@ def train_sentiment(data: LabeledSet, config: TrainConfig = TrainConfig(),
             local = np.full(len(data), -1, dtype=np.int64)
             local[rows] = np.arange(len(rows))  # global row -> row of this path's features
             texts = [data.texts[i] for i in rows]
-            if isinstance(path, FineTunedHead):
-                fit = finetune(path, texts, y[torch.from_numpy(rows)], local[tr], local[va], config.finetune, name)
-                fits[name] = PathFit(len(tr), len(va), fit.evaluations, fit.best_evaluation, fit.best_val_loss,
-                                     config.finetune.evals_per_epoch)
-                features, at = path.featurize([data.texts[i] for i in va]), None  # as served: int8 when quantized
-            else:
-                log.info("path %s: featurising %d texts", name, len(rows))
-                features, at = path.featurize(texts), local[va]
-                fits[name] = _fit_path(path, features, y[torch.from_numpy(rows)], local[tr], local[va], config, name)
+            fits.update(_train_route(path, name, texts, y[torch.from_numpy(rows)], local[tr], local[va], config))
             path.module.eval()
-            with torch.no_grad():
-                p = torch.softmax(path.logits(features, at).double(), dim=-1).numpy()
+            with torch.no_grad():  # validation as served (int8 when a fine-tuned encoder is quantized)
+                p = torch.softmax(path.logits(path.featurize([data.texts[i] for i in va])).double(), dim=-1).numpy()
             mine = served[va] == name  # validation rows this path serves (a catch-all path trains on more)
             probs[va[mine]] = p[mine]
     pred = probs[val_idx].argmax(axis=1)
     metrics = metrics_by_language(data.labels[val_idx], pred, [data.langs[i] for i in val_idx])
     report = TrainReport(model.kind, dict(model.routes), config, len(train_idx), len(val_idx), metrics, fits,
-                         data.source, data.fingerprint, time.perf_counter() - started)
+                         data.source, data.fingerprint, time.perf_counter() - started, data.cutoff)
     return model, report
 
 
-def train_and_save(data_path: str | Path, config: TrainConfig, store_root: str | Path, name: str | None = None,
-                   cache_path: str | Path | None = DEFAULT_CACHE) -> tuple[ModelVersion, TrainReport]:
+def train_and_save(data_path: str | Path | Sequence[str | Path] | None, config: TrainConfig,
+                   store_root: str | Path, name: str | None = None,
+                   cache_path: str | Path | None = DEFAULT_CACHE,
+                   until: date | None = None) -> tuple[ModelVersion, TrainReport]:
     """Train on a labeled CSV and store the model (``sentiment`` or ``sentiment-fallback`` unless ``name``).
 
     The metadata carries the validation metrics, the training config and the data's sha256; training is
     deterministic, so retraining on the same data stores nothing new (same content-derived version).
+    ``data_path`` None trains on the project's own files; ``until`` keeps only rows dated on or before it, for a
+    version that is out of sample after that date. The training cutoff (latest row date) goes into the metadata.
     """
-    data = load_labeled(data_path)
+    if data_path is None:
+        data = load_training(default_training_files())
+    elif isinstance(data_path, str | Path):
+        data = load_labeled(data_path)
+    else:
+        data = load_training(list(data_path))
+    if until is not None:
+        data = data.until(until)
     cache = EmbeddingCache(cache_path) if cache_path is not None and not config.fallback else None
     try:
         model, report = train_sentiment(data, config, cache)
@@ -347,6 +461,7 @@ def train_and_save(data_path: str | Path, config: TrainConfig, store_root: str |
         "training": report.to_dict(),
         "metrics": {lang: m.to_dict() for lang, m in report.metrics.items()},
         "data_fingerprint": data.fingerprint,
+        "training_cutoff": data.cutoff.isoformat() if data.cutoff else None,
     }
     target = name or (FALLBACK_MODEL_NAME if config.fallback else DEFAULT_MODEL_NAME)
     return model.save(ModelStore(store_root), target, meta), report

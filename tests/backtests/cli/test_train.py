@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,30 @@ def test_train_sentiment_fallback_prints_metrics_and_stores(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "macro-F1" in result.stdout and "confusion [zh]" in result.stdout
     assert any((tmp_path / "models" / "LLM" / "sentiment-fallback").iterdir())
+    assert "training cutoff 2026-11-27" in result.stdout
+
+
+def test_train_sentiment_until_records_the_cutoff_and_refuses_an_empty_period(tmp_path: Path) -> None:
+    from ml.sentiment.cutoff import model_cutoff
+
+    small = tmp_path / "train.csv"
+    rows = ["id,date,lang,text,label"] + [
+        f"{lang}{i}{lab},{day},{lang},{text} {i} {lab},{lab}"
+        for i, day in enumerate(("2020-03-02", "2021-05-04", "2022-07-06"))
+        for lang, text in (("en", "Acme story"), ("zh", "甲公司消息"))
+        for lab in ("positive", "negative", "neutral")
+    ] + [f"x{lang}{lab}{j},2019-01-0{j + 1},{lang},{lang} filler {lab} {j},{lab}"
+         for lang in ("en", "zh") for lab in ("positive", "negative", "neutral") for j in range(4)]
+    small.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    models = tmp_path / "models"
+    args = ["sentiment", "--fallback", "--data", str(small), "--models-dir", str(models)]
+    result = CliRunner().invoke(main, [*args, "--until", "2021-12-31"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "training cutoff 2021-05-04" in result.stdout
+    assert model_cutoff(ModelStore(models), "sentiment-fallback") == date(2021, 5, 4)
+    empty = CliRunner().invoke(main, [*args, "--until", "2018-01-01"])
+    assert empty.exit_code == 2 and "no labeled rows dated on or before 2018-01-01" in empty.stderr
+    assert "Traceback" not in empty.output
 
 
 def test_train_sentiment_missing_file_is_one_line(tmp_path: Path) -> None:

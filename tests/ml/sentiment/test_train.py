@@ -15,8 +15,9 @@ from ml.sentiment.head import EncoderHead, MLPHead
 from ml.sentiment.model import SentimentModel
 from ml.sentiment.train import (
     TrainConfig,
-    default_training_file,
+    default_training_files,
     load_labeled,
+    load_training,
     stratified_split,
     train_and_save,
     train_sentiment,
@@ -28,9 +29,10 @@ from .conftest import HashEncoder
 FAST = dict(hidden=16, dropout=0.1, lr=1e-2, max_epochs=6, patience=3, buckets=1 << 12)
 
 
-def test_packaged_training_set_is_balanced_and_large_enough() -> None:
-    data = load_labeled(default_training_file())
+def test_packaged_training_set_is_balanced_dated_and_large_enough() -> None:
+    data = load_training(default_training_files())
     assert len(data) >= 600
+    assert data.cutoff is not None and len(data.dates) == len(data)
     langs, labels = np.asarray(data.langs), data.labels
     for lang in ("en", "zh"):
         counts = np.bincount(labels[langs == lang], minlength=3)
