@@ -100,6 +100,7 @@ class SentimentSection:
     archive: str = ""  # "" : the default archive (BT_HYBRID_NEWS_DB or ~/.local/share/bt-hybrid/news.sqlite)
     model: str = "sentiment"
     version: str = "latest"
+    point_in_time: bool = True  # with version "latest": prefer a version trained only on headlines before the start
     cutoff: str = "16:00"  # exchange time; news published after it counts for the next bar
     timezone: str = "America/New_York"
     half_life: float = 24.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
 from ground.errors import UserInputError
 from ground.signals import SENT_CONF, SENT_COUNT, SENT_NOVELTY, SENT_SCORE
 from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
+from ml.sentiment.cutoff import in_sample_note, model_cutoff, version_before
 from ml.sentiment.labels import confidence_from_probs
 from ml.sentiment.model import SentimentModel
 from ml.store import ModelStore
@@ -42,10 +44,22 @@ def archive_path(cfg: RunConfig) -> Path:
     return Path(cfg.sentiment.archive).expanduser() if cfg.sentiment.archive else default_archive_path()
 
 
-def score_items(items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cfg: RunConfig) -> tuple[pd.DataFrame, str, int]:
+def model_version_for(cfg: RunConfig, store: ModelStore, start: date) -> str:
+    """The sentiment version a backtest from ``start`` uses: the configured one, except that ``latest`` with
+    ``sentiment.point_in_time`` prefers the newest version trained only on headlines dated before ``start``."""
+    if cfg.sentiment.version == "latest" and cfg.sentiment.point_in_time:
+        earlier = version_before(store, start, cfg.sentiment.model)
+        if earlier is not None:
+            return earlier.version.version
+    return cfg.sentiment.version
+
+
+def score_items(
+    items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cfg: RunConfig, wanted: str
+) -> tuple[pd.DataFrame, str, int]:
     """Score every item version with the stored sentiment model, reading and filling the archive's score cache."""
     try:
-        version_path = store.resolve("LLM", cfg.sentiment.model, cfg.sentiment.version)
+        version_path = store.resolve("LLM", cfg.sentiment.model, wanted)
     except UserInputError as exc:
         raise UserInputError(
             f"news items need a sentiment model, but none could be loaded: {exc.what}",
@@ -90,9 +104,14 @@ def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store
         if items.empty:
             log.info("%s: no news items in %s: sentiment has no opinion", symbol, path)
             return NewsSignals(empty, "", {"archive": str(path), "items": 0})
-        scored, version, hits = score_items(items, archive, store, cfg)
+        scored, version, hits = score_items(items, archive, store, cfg, model_version_for(cfg, store, bars[0].date()))
+        vendor, counted = archive.timestamp_provenance(symbol, until=last_cutoff)
+    cutoff = model_cutoff(store, cfg.sentiment.model, version.rsplit("/", 1)[-1])
     summary: dict[str, Any] = {"archive": str(path), "items": len(scored), "model_version": version,
-                               "cache_hits": hits, "stories": int(scored["id"].nunique())}
+                               "cache_hits": hits, "stories": int(scored["id"].nunique()),
+                               "training_cutoff": cutoff.isoformat() if cutoff else None,
+                               "in_sample": in_sample_note(cutoff, bars[0].date(), bars[-1].date()),
+                               "vendor_timestamped_share": vendor / counted if counted else 0.0}
     voting = scored
     novelty = pd.Series(np.nan, index=bars)
     if cfg.sentiment.dedup:
