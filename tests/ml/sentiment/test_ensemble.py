@@ -33,7 +33,7 @@ def test_routing_accepts_ensembles_and_names_their_paths() -> None:
     assert table == {"en": "minilm-ft+e5+fallback", "*": "e5+fallback"}
     assert path_names(table) == {"minilm-ft+e5+fallback": "minilm-ft+e5+fallback", "e5+fallback": "e5+fallback"}
     assert parse_routing("ensemble") == {"*": "e5+fallback"}
-    with pytest.raises(ModelError, match="did you mean fallback"):
+    with pytest.raises(ModelError, match="did you mean 'fallback'"):
         parse_routing("e5+falback")
 
 
