@@ -83,6 +83,8 @@ class FineTuneConfig:
 class FineTunedClassifier(nn.Module):
     """``input_ids, attention_mask [B, T]`` -> transformer -> masked mean pooling -> L2 norm -> MLP head."""
 
+    transformer: Any  # a Hugging Face model: its config and embeddings are read by attribute
+
     def __init__(self, transformer: nn.Module, head: MLPHead) -> None:
         super().__init__()
         self.transformer, self.head = transformer, head
@@ -281,7 +283,8 @@ def _evaluate(module: FineTunedClassifier, ids: list[list[int]], y: torch.Tensor
 
 def _optimizer(module: FineTunedClassifier, cfg: FineTuneConfig) -> torch.optim.Optimizer:
     """AdamW with the encoder's and the head's learning rates; no decay on biases and LayerNorm weights."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in module.transformer.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "LayerNorm" in name else decay).append(p)

@@ -24,6 +24,9 @@ class MLPHead(nn.Module):
     training rows (buffers saved with the weights) lets the head train in tens of epochs instead of hundreds.
     """
 
+    shift: torch.Tensor  # registered buffers
+    scale: torch.Tensor
+
     def __init__(self, in_dim: int, hidden: int = 256, dropout: float = 0.1, n_classes: int = len(LABELS)) -> None:
         super().__init__()
         if in_dim < 1 or hidden < 1 or not 0.0 <= dropout < 1.0:

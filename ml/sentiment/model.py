@@ -51,7 +51,11 @@ class Route(Protocol):
     """What a trained path offers the model (implemented by EncoderHead, FineTunedHead and NgramFallback)."""
 
     kind: str
-    module: nn.Module
+
+    @property
+    def module(self) -> nn.Module:
+        """The trainable part, saved with the model's weights."""
+        ...
 
     def featurize(self, texts: Sequence[str]) -> Any: ...
 
