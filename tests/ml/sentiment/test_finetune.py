@@ -123,11 +123,11 @@ def test_int8_serving_keeps_the_fp32_labels(trained: tuple[SentimentModel, Path]
 def test_finetune_moves_the_encoder_and_learns_the_training_rows() -> None:
     rows = [r for r in tiny_rows(EN_COS[:2]) if r[0] == "en"]
     texts, labels = [r[1] for r in rows], torch.tensor([("negative", "neutral", "positive").index(r[2]) for r in rows])
-    route = FineTunedHead.new("minilm-ft", hidden=16, max_length=16, quantize=False)
-    before = {k: v.clone() for k, v in route.module.transformer.state_dict().items()}
     idx = np.arange(len(rows))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+        torch.manual_seed(0)  # the head's initialisation too: the outcome must not depend on earlier tests
+        route = FineTunedHead.new("minilm-ft", hidden=16, max_length=16, quantize=False)
+        before = {k: v.clone() for k, v in route.module.transformer.state_dict().items()}
         fit = finetune(route, texts, labels, idx[::2], idx[1::2], FineTuneConfig(
             epochs=3, batch_size=6, max_length=16, evals_per_epoch=1, encoder_lr=1e-4, head_lr=3e-3))
     after = route.module.transformer.state_dict()
