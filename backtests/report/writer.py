@@ -88,7 +88,21 @@ def summary_lines(cfg: RunConfig, main: str, table: Mapping[str, Mapping[str, fl
 
 
 def write_run_outputs(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
-    """Write every file of the run folder; returns the content of metrics.json."""
+    """Write every file of the run folder and commit it under its run id; returns the content of metrics.json.
+
+    Until the last file is written the folder is a hidden partial one; an interruption (Ctrl-C) or an error removes
+    it, so no half-written run is ever listed.
+    """
+    try:
+        doc = _write_files(folder, record)
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    return doc
+
+
+def _write_files(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
     cfg, main, outcomes, bench, produced = record.cfg, record.spec.name, record.outcomes, record.benchmark, record.produced
     table = all_metrics(outcomes, bench)
     extra = dict(produced.metrics) if produced is not None else {}
