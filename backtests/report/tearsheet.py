@@ -56,12 +56,16 @@ def drawdown_periods(equity: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start", "valley", "end", "days", "max_drawdown"])
 
 
-def period_return(equity: pd.Series, since: pd.Timestamp) -> float:
-    """Compounded return of the bars dated ``since`` or later (NaN when the history starts after ``since``)."""
-    if equity.index[0] > since:
-        return math.nan
+def period_return(equity: pd.Series, since: pd.Timestamp, *, partial: bool = False) -> float:
+    """Compounded return of the bars dated ``since`` or later.
+
+    When the history starts after ``since`` the window is not covered: NaN, unless ``partial`` (month and year to
+    date count from the first bar, as quantstats does).
+    """
     before = equity[equity.index < since]
-    return float(equity.iloc[-1] / before.iloc[-1] - 1.0) if len(before) else math.nan
+    if len(before):
+        return float(equity.iloc[-1] / before.iloc[-1] - 1.0)
+    return float(equity.iloc[-1] / equity.iloc[0] - 1.0) if partial else math.nan
 
 
 def yearly_returns(equity: pd.Series) -> pd.Series:
@@ -86,8 +90,8 @@ def tearsheet_metrics(equity: pd.Series) -> dict[str, float]:
         "omega": omega(r),
         "tail_ratio": tail_ratio(r),
         "recovery_factor": float(equity.iloc[-1] / equity.iloc[0] - 1.0) / abs(mdd) if mdd < 0 else math.nan,
-        "mtd": period_return(equity, pd.Timestamp(last.year, last.month, 1)),
-        "ytd": period_return(equity, pd.Timestamp(last.year, 1, 1)),
+        "mtd": period_return(equity, pd.Timestamp(last.year, last.month, 1), partial=True),
+        "ytd": period_return(equity, pd.Timestamp(last.year, 1, 1), partial=True),
         "one_year": period_return(equity, last - pd.DateOffset(years=1)),
         "three_year_ann": (1 + three) ** (1 / span3) - 1 if not math.isnan(three) and span3 > 0 else math.nan,
         "best_year": float(years.max()) if len(years) else math.nan,
