@@ -132,16 +132,34 @@ class _CurrentStderrHandler(logging.StreamHandler):
         """The stream is always the current stderr; assignments from the base class are ignored."""
 
 
+class _EpochFilter(logging.Filter):
+    """Drops per-epoch INFO lines (trainer, fine-tuning) unless -v: a person wants folds and steps, not epochs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verbose = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose or record.levelno >= logging.WARNING:
+            return True
+        return "epoch" not in str(record.msg).lower()
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Progress and warnings go to stderr; results go to stdout. Safe to call more than once.
 
     ``verbose`` shows the project's DEBUG lines (epochs, retries); third-party libraries stay at WARNING either way.
     """
     root = logging.getLogger()
-    if not any(isinstance(h, _CurrentStderrHandler) for h in root.handlers):
+    handler = next((h for h in root.handlers if isinstance(h, _CurrentStderrHandler)), None)
+    if handler is None:
         handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_EpochFilter())
         root.addHandler(handler)
+    for flt in handler.filters:
+        if isinstance(flt, _EpochFilter):
+            flt.verbose = verbose
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

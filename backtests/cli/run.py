@@ -39,10 +39,10 @@ DATA_NAMES = ("auto", "cache", "yfinance", "bundled", "csv")
 @click.option("--offline", is_flag=True, default=None, help="Never try the network (auto then means cache, then bundled).")
 @click.option("--cash", type=float, help="Starting cash.  [default: 100000]")
 @click.option("--commission-bps", type=float, help="Commission in basis points of traded value.  [default: 5]")
-@click.option("--slippage-bps", type=float, help="Slippage in basis points against each fill.  [default: from the config]")
+@click.option("--slippage-bps", type=float, help="Slippage in basis points against each fill.  [default: 5]")
 @click.option("--device", metavar="DEVICE", help=f"Training device for ML strategies: {', '.join(DEVICE_NAMES)}.  "
               "[default: auto]")
-@click.option("--seed", type=int, help="Random seed for model training.  [default: from the config]")
+@click.option("--seed", type=int, help="Random seed for model training.  [default: 7]")
 @click.option("--reports-dir", help="Folder that receives the run folder.  [default: reports]")
 @click.option("--models-dir", help="Model store folder.  [default: models_saved]")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
