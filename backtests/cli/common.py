@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -52,6 +53,9 @@ class _Friendly:
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler and \
+                getattr(signal.getsignal(signal.SIGINT), "__module__", "") == "backtests.cli":
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # from here Ctrl-C unwinds and cleans up
         try:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)  # type: ignore[misc]
         except click.exceptions.Exit as exc:

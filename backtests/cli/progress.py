@@ -74,38 +74,71 @@ class Progress:
 class LogProgress(logging.Handler):
     """Progress driven by a library's INFO log lines, for steps that offer no callback.
 
-    While active, the INFO lines of ``logger_name`` feed the display (``fold 3/10 ...`` sets the count and total
-    when ``pattern`` matches) instead of printing; warnings and errors still print as usual.
+    While active, the INFO lines of ``logger_name`` feed the display instead of printing: a line matching
+    ``pattern`` (``fold 3/10``) sets the count and total, any other line is a step. A line matching ``restart``
+    begins a new bar, labelled by the last ``phase`` line seen on the ``phase_logger`` (those lines still print):
+    the leakage audit's re-run of a fold then shows as "leakage audit", not as a restart of training.
+    Warnings and errors always print.
     """
 
-    def __init__(self, logger_name: str, what: str, unit: str = "step",
-                 pattern: str = r"\bfold (\d+)/(\d+)", stream: TextIO | None = None, bar: bool | None = None) -> None:
+    def __init__(self, logger_name: str, what: str, unit: str = "step", *,
+                 pattern: str = r"\bfold (\d+)/(\d+)", restart: str = r"$^",
+                 phase_logger: str | None = None, phases: dict[str, str] | None = None,
+                 stream: TextIO | None = None, bar: bool | None = None) -> None:
         super().__init__(logging.INFO)
-        self.logger = logging.getLogger(logger_name)
-        self.pattern = re.compile(pattern)
-        self.progress = Progress(what, None, unit, stream, bar)
-        self._propagate = self.logger.propagate
+        self.loggers = [logging.getLogger(logger_name)]
+        self.phase_logger = logging.getLogger(phase_logger) if phase_logger else None
+        self.pattern, self.restart = re.compile(pattern), re.compile(restart)
+        self.phases = {re.compile(k): v for k, v in (phases or {}).items()}
+        self.what, self.unit, self.stream, self.bar = what, unit, stream, bar
+        self.label = what
+        self.progress: Progress | None = None
+        self._propagate = [lg.propagate for lg in self.loggers]
+
+    def _current(self) -> Progress:
+        if self.progress is None:
+            self.progress = Progress(self.label, None, self.unit, self.stream, self.bar)
+        return self.progress
 
     def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().splitlines()[0]
+        if self.phase_logger is not None and record.name == self.phase_logger.name:
+            for pattern, label in self.phases.items():
+                if pattern.search(message):
+                    self.label = label
+            return  # phase lines print through the usual handlers
         if record.levelno >= logging.WARNING:
             for handler in logging.getLogger().handlers:
                 if record.levelno >= handler.level:
                     handler.handle(record)
             return
-        message = record.getMessage().splitlines()[0]
+        if self.restart.search(message):
+            if self.progress is not None:
+                self.progress.close()
+            self.progress = Progress(self.label, None, self.unit, self.stream, self.bar)
+            return
+        progress = self._current()
         match = self.pattern.search(message)
         if match:
-            self.progress(int(match[1]), int(match[2]), message)
+            progress(int(match[1]), int(match[2]), message)
+        elif progress.total is None:
+            progress.step(message)
         else:
-            self.progress.step(message) if self.progress.total is None else self.progress.update(
-                self.progress.done, message)
+            progress.update(progress.done, message)
 
     def __enter__(self) -> LogProgress:
-        self.logger.addHandler(self)
-        self.logger.propagate = False
+        for lg in self.loggers:
+            lg.addHandler(self)
+            lg.propagate = False
+        if self.phase_logger is not None:
+            self.phase_logger.addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self)
-        self.logger.propagate = self._propagate
-        self.progress.close()
+        for lg, propagate in zip(self.loggers, self._propagate):
+            lg.removeHandler(self)
+            lg.propagate = propagate
+        if self.phase_logger is not None:
+            self.phase_logger.removeHandler(self)
+        if self.progress is not None:
+            self.progress.close()

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from backtests.cli.common import command, examples, setup_logging
+from backtests.cli.progress import LogProgress
 
 # The registry (strategies.registry.STRATEGIES) is the source of truth; a test keeps this help list equal to it,
 # since importing the registry here would import backtrader for every --help.
@@ -73,6 +74,10 @@ def main(config: str, verbose: bool, **flags: Any) -> None:
         from backtests.signals.producer import producer_for
 
         producer = producer_for(cfg.run.strategy)
-    result = execute(cfg, signal_producer=producer)
+    # The producer gives the walk-forward runner no progress callback: its fold lines drive the display instead.
+    with LogProgress("ml.gm.runner", "walk-forward", unit="fold", restart=r"^walk-forward schedule",
+                     phase_logger="backtests.signals.producer",
+                     phases={r"walk-forward GM training": "walk-forward", r"leakage audit": "leakage audit (re-run)"}):
+        result = execute(cfg, signal_producer=producer)
     click.echo(metrics_text(result.metrics, SUMMARY_KEYS))
     click.echo(f"\nreport: {result.path / 'report.html'}")

@@ -81,3 +81,18 @@ def test_run_files_are_0644_under_the_usual_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temporary left behind
+
+
+def test_interrupted_write_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backtests.report import writer
+
+    folder = RunFolder(tmp_path, "20240101-000000-sma-abcdef")
+
+    def interrupted(*_args: object, **_kw: object) -> None:
+        folder.write_json("metrics.json", {})  # something already written when Ctrl-C arrives
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer, "_write_files", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_run_outputs(folder, object())  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
