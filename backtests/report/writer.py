@@ -139,7 +139,7 @@ def _write_files(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
         summary = [*(produced.headline if produced is not None else []), *summary_lines(cfg, main, table, record.loads)]
         summary.insert(len(produced.headline) if produced is not None else 0,
                        f"test period {period['start']} .. {period['end']} ({period['bars']} bars)")
-        lead = key_metrics_html(table, main) + equity_lead(outcomes, bench, main)
+        lead = f"<div class='key'>{key_metrics_html(table, main)}{equity_lead(outcomes, bench, main)}</div>"
         page = render_page(f"Backtest {folder.run_id}", summary, parts, lead)
         folder.write_text("report.html", page)
     folder.write_json("run.json", run_info)
