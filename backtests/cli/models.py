@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -171,7 +171,7 @@ def prune(root: Path, ref: str, keep: int, force: bool, reports: Path) -> None:
         raise ModelError(f"prune takes KIND/name, not a version ('{ref}')", fix=f"use {kind}/{name}")
     store = _open(root)
     protected = set() if force else protected_refs(reports)
-    removed = store.prune(kind, name, keep, protected, force=force)
+    removed: list[Any] = store.prune(kind, name, keep, protected, force=force)
     spared = sorted(p for p in protected if p.startswith(f"{kind}/{name}/"))
     for v in removed:
         click.echo(f"removed {v.ref}")

@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -65,7 +66,7 @@ def figure_to_img(fig: plt.Figure, alt: str) -> str:
 
 
 def _style(name: str, colours: Mapping[str, tuple[str, str]] | None, used: dict[str, int] | None = None
-           ) -> dict[str, object]:
+           ) -> dict[str, Any]:
     if colours and name in colours:
         colour, line = colours[name]
         return {"color": colour, "linestyle": line}

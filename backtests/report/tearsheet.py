@@ -175,7 +175,7 @@ def _histogram(series: Mapping[str, pd.Series], title: str, xlabel: str) -> str:
 
     fig, ax = plt.subplots(figsize=(10, 2.8))
     values = [s.dropna().to_numpy() * 100 for s in series.values()]
-    bins = np.histogram_bin_edges(np.concatenate(values), bins=30) if sum(len(v) for v in values) else 10
+    bins: list[float] | int = list(np.histogram_bin_edges(np.concatenate(values), bins=30)) if sum(len(v) for v in values) else 10
     for (name, _), v in zip(series.items(), values):
         ax.hist(v, bins=bins, alpha=0.5, label=name, color=charts.colour_for(name))
     ax.set_title(title)
