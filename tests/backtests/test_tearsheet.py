@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -34,21 +33,10 @@ def _equity(seed: int = 3, bars: int = 1300) -> pd.Series:
 
 @pytest.fixture(scope="module")
 def qs():
-    with warnings.catch_warnings():
-        # quantstats 0.0.86 on pandas 3 / matplotlib 3.11 (named, not silenced globally): see shared NOTES
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="quantstats")
-        warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
-        import quantstats
+    """quantstats' stats module (no warnings on this stack for the functions used here; its charts do warn)."""
+    import quantstats
 
     return quantstats
-
-
-@pytest.fixture(autouse=True)
-def _quantstats_noise():
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*inplace keyword.*", module="quantstats")
-        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
-        yield
 
 
 def test_ratios_match_quantstats(qs) -> None:
