@@ -10,7 +10,7 @@ import sys
 
 
 def _interrupted_while_starting(_signum: int, _frame: object) -> None:
-    sys.stderr.write("Interrupted.\n")
+    sys.stderr.write("Interrupted: nothing half-written was kept.\n")
     os._exit(130)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +129,10 @@ def export(root: Path, ref: str, formats: tuple[str, ...], out: Path | None, ato
     meta = store.show(kind, name, path.name)
     from ml.export import export_network
     from ml.store import load_network, load_networks
+
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # torch's ONNX exporter warns about optional torchvision ops on every export: not the user's concern
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
 
     if isinstance(meta.get("members"), dict):
         nets, _ = load_networks(store, kind, name, path.name)
