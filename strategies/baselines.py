@@ -41,14 +41,30 @@ class SmaParams:
 
 
 class BuyHold(bt.Strategy):
-    """Invest ``invest_fraction`` of the portfolio, split equally over the datas, on the first bar and hold."""
+    """Invest ``invest_fraction`` of the portfolio, split equally over the datas, on the first bar and hold.
+
+    An order that cannot fill (a gap up at the next open leaves too little cash, so the broker refuses it) is
+    sized again from the next bar's close and sent again, until the position is held: a baseline that stays in
+    cash because of one opening gap would flatter every strategy compared with it.
+    """
 
     params = (("config", BuyHoldParams()),)
 
-    def nextstart(self) -> None:
+    def __init__(self) -> None:
+        self._pending: dict[bt.feeds.DataBase, bt.Order] = {}
+
+    def next(self) -> None:
         weight = self.p.config.invest_fraction / len(self.datas)
         for data in self.datas:
-            self.order_target_percent(data=data, target=weight)
+            if data in self._pending or self.getposition(data).size != 0:
+                continue
+            order = self.order_target_percent(data=data, target=weight)
+            if order is not None:
+                self._pending[data] = order
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in (order.Completed, order.Canceled, order.Margin, order.Rejected, order.Expired):
+            self._pending.pop(order.data, None)
 
 
 class SmaCross(bt.Strategy):

@@ -9,21 +9,33 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from backtests.cli.common import setup_logging, user_errors
-from feeds.news.archive import ARCHIVE_ENV, LOCK_WAIT_S, NewsArchive, default_archive_path
-from feeds.news.collect import CollectReport, FeedReport, collect_every, collect_once
+from backtests.cli.common import examples, group, setup_logging, user_errors
 from feeds.news.config import DEFAULT_CONFIG, NewsConfig, load_config
-from feeds.news.fetch import Fetcher
-from feeds.news.importer import COLUMNS, ImportValidationError, import_file
-from feeds.news.vectors import VectorEntry, VectorStore
 from ground.errors import UserInputError
-from ml.sentiment.embeddings import DEFAULT_ENCODER, VectorIndex, embedding_encoder, from_bytes, item_text, to_bytes
-from ml.sentiment.facts import FactExtractor
-from ml.sentiment.stories import is_same_story
+
+if TYPE_CHECKING:
+    from feeds.news.collect import CollectReport, FeedReport
+    from feeds.news.vectors import VectorEntry, VectorStore
+    from ml.sentiment.embeddings import VectorIndex
+
+# Mirrors of feeds.news.archive.ARCHIVE_ENV, feeds.news.importer.COLUMNS and ml.sentiment.embeddings.DEFAULT_ENCODER
+# (a test keeps them equal): importing those modules here would load pandas and numpy for every --help.
+ARCHIVE_ENV = "BT_HYBRID_NEWS_DB"
+IMPORT_COLUMNS = ("published", "title", "summary", "source", "link", "lang", "symbols", "id")
+DEFAULT_ENCODER = "e5"
+LOCK_WAIT_S = 30.0  # feeds.news.archive.LOCK_WAIT_S
+
+
+def default_archive_path() -> Path:
+    """$XDG_DATA_HOME/bt-hybrid/news.sqlite (see feeds.news.archive)."""
+    from feeds.news.archive import default_archive_path as default
+
+    return default()
 
 
 def resolve_archive_path(option: Path | None, config: NewsConfig | None) -> Path:
@@ -68,14 +80,20 @@ _embed_option = click.option("--embed", is_flag=True,
                              help="Also embed the new items for search (as `bt-news embed` would).")
 
 
-@click.group()
+@group(epilog=examples(
+    "bt-news collect",
+    "bt-news collect --every 15 --max-runs 8 --embed",
+    "bt-news import headlines.csv --skip-bad",
+    "bt-news list --symbol NVDA --since 2024-01-01",
+    "bt-news search \"Nvidia raises guidance\" --symbol NVDA -k 5",
+))
 @click.option("-v", "--verbose", is_flag=True, help="Log each rejected entry and each retry.")
 def main(verbose: bool) -> None:
     """Collect, import and list news in the point-in-time news archive."""
     setup_logging(verbose)
 
 
-@main.command()
+@main.command(epilog=examples("bt-news collect", "bt-news collect --every 15 --max-runs 8 --embed"))
 @_config_option
 @_archive_option
 @click.option("--every", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -93,6 +111,10 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
     modified" when the server answered 304. Exits 1 when every feed of the last run failed, and 2 when the
     archive stayed locked by another process for longer than --lock-wait.
     """
+    from feeds.news.archive import NewsArchive
+    from feeds.news.collect import collect_every, collect_once
+    from feeds.news.fetch import Fetcher
+
     if max_runs is not None and every is None:
         raise UserInputError("--max-runs needs --every", where="--max-runs", fix="add --every MINUTES")
     config = load_config(config_path)
@@ -132,7 +154,9 @@ def collect(config_path: Path, archive: Path | None, every: float | None, max_ru
         sys.exit(1)
 
 
-@main.command(name="import", epilog=f"Columns: {', '.join(COLUMNS)} (published and title required).")
+@main.command(name="import", epilog=examples(
+    "bt-news import headlines.csv", "bt-news import cn.jsonl --tz Asia/Shanghai --skip-bad",
+    f"(columns: {', '.join(IMPORT_COLUMNS)}; published and title required)"))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and report the bad ones.")
 @click.option("--source", default="import", show_default=True, help="Source name for rows without one.")
@@ -151,6 +175,9 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
     While another process writes the archive this waits (and says so) up to --lock-wait seconds, then
     exits 2 having written nothing.
     """
+    from feeds.news.archive import NewsArchive
+    from feeds.news.importer import ImportValidationError, import_file
+
     try:
         tz = ZoneInfo(tz_name) if tz_name else None
     except (ZoneInfoNotFoundError, ValueError):
@@ -173,7 +200,8 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
         _embed_pending(path, DEFAULT_ENCODER)
 
 
-@main.command(name="list")
+@main.command(name="list", epilog=examples("bt-news list --symbol NVDA --since 2024-01-01",
+                                            "bt-news list --symbol NVDA --since 2024-01 --until 2024-03-01 --limit 20"))
 @click.option("--symbol", required=True, help="Ticker, e.g. NVDA.")
 @click.option("--since", required=True, help="Earliest published date (YYYY-MM-DD or ISO time; UTC if naive).")
 @click.option("--until", default=None, help="Point in time to view the archive at (default: now).")
@@ -183,6 +211,8 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
 @user_errors
 def list_(symbol: str, since: str, until: str | None, limit: int, config_path: Path, archive: Path | None) -> None:
     """Print the items about SYMBOL known at --until, newest first (tab-separated)."""
+    from feeds.news.archive import NewsArchive
+
     config = load_config(config_path)
     cutoff = _cli_time(until, "--until") if until else datetime.now(timezone.utc)
     with NewsArchive(resolve_archive_path(archive, config)) as store:
@@ -196,6 +226,9 @@ def list_(symbol: str, since: str, until: str | None, limit: int, config_path: P
 
 def _embed_pending(path: Path, encoder_spec: str, *, force: bool = False, batch: int = 256) -> None:
     """Embed the item versions that have no vector under the encoder's current version; each batch commits."""
+    from feeds.news.vectors import VectorStore
+    from ml.sentiment.embeddings import embedding_encoder, item_text, to_bytes
+
     encoder = embedding_encoder(encoder_spec)
     with VectorStore(path) as store:
         pending = store.pending(encoder.id, include_embedded=force)
@@ -209,7 +242,7 @@ def _embed_pending(path: Path, encoder_spec: str, *, force: bool = False, batch:
     click.echo(f"embedded {len(pending)} item version(s) with {encoder.id}; {embedded} of {total} have vectors")
 
 
-@main.command()
+@main.command(epilog=examples("bt-news embed", "bt-news embed --encoder minilm --force"))
 @_encoder_option
 @click.option("--force", is_flag=True, help="Re-embed versions that already have a vector.")
 @click.option("--batch", type=click.IntRange(min=1), default=256, show_default=True, help="Texts per commit.")
@@ -228,6 +261,8 @@ def embed(encoder: str, force: bool, batch: int, config_path: Path, archive: Pat
 def _index(store: VectorStore, encoder_id: str, symbol: str | None = None, since: datetime | None = None,
            until: datetime | None = None, skip: str | None = None) -> tuple[list[str], VectorIndex]:
     """The ids and the search index of the embedded items that match the filters (``skip``: an id left out)."""
+    from ml.sentiment.embeddings import VectorIndex
+
     stored = store.vectors(encoder_id, symbol=symbol, since=since, until=until)
     keep = [i for i, (item_id, _) in enumerate(stored.keys) if item_id != skip]
     if not keep:
@@ -244,7 +279,8 @@ def _print_hit(score: float, entry: VectorEntry, marker: str = "") -> None:
                           " ".join(entry.symbols), entry.title, entry.id]))
 
 
-@main.command()
+@main.command(epilog=examples('bt-news search "Nvidia raises guidance" --symbol NVDA -k 5',
+                              'bt-news search "芯片出口限制" --from 2024-01-01'))
 @click.argument("text")
 @click.option("--symbol", default=None, help="Only items about this ticker.")
 @click.option("--from", "since", default=None, help="Earliest published date (YYYY-MM-DD or ISO time; UTC if naive).")
@@ -260,6 +296,9 @@ def search(text: str, symbol: str | None, since: str | None, until: str | None, 
 
     Prints cosine, published time, language, symbols, title and id (tab-separated); pass the id to `similar`.
     """
+    from feeds.news.vectors import VectorStore
+    from ml.sentiment.embeddings import embedding_encoder
+
     if not text.strip():
         raise UserInputError("empty search text", where="TEXT", fix='give a phrase, e.g. "Nvidia raises guidance"')
     lower = _cli_time(since, "--from") if since else None
@@ -273,7 +312,7 @@ def search(text: str, symbol: str | None, since: str | None, until: str | None, 
             _print_hit(hit.score, store.entries(model.id, item_id=ids[hit.row], until=upper)[0])
 
 
-@main.command()
+@main.command(epilog=examples("bt-news similar <item-id> -k 5"))
 @click.argument("item_id")
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many results.")
 @_encoder_option
@@ -286,6 +325,11 @@ def similar(item_id: str, k: int, encoder: str, config_path: Path, archive: Path
     Results judged the same story (close enough and no contradicting company, event, direction, period or
     figure) are marked with `*` after the cosine.
     """
+    from feeds.news.vectors import VectorStore
+    from ml.sentiment.embeddings import embedding_encoder, from_bytes
+    from ml.sentiment.facts import FactExtractor
+    from ml.sentiment.stories import is_same_story
+
     model = embedding_encoder(encoder)
     with VectorStore(resolve_archive_path(archive, load_config(config_path))) as store:
         matches = store.ids_with_prefix(item_id.strip())

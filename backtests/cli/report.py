@@ -1,4 +1,4 @@
-"""``bt-report``: show one run's metrics, or compare runs side by side."""
+"""``bt-report``: list run folders, show one run's metrics, or compare runs side by side."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,48 +6,77 @@ from pathlib import Path
 
 import click
 
-from backtests.cli.common import setup_logging, user_errors
-from backtests.report.compare import compare_html, config_differences, load_run
-from backtests.report.folder import atomic_write, load_json, resolve_run
-from backtests.report.writer import metrics_text
+from backtests.cli.common import examples, group, setup_logging
 from ground.errors import UserInputError
 
+_reports_dir = click.option("--reports-dir", default="reports", type=click.Path(file_okay=False),
+                            help="Where run folders live.")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@group(epilog=examples(
+    "bt-report list",
+    "bt-report show 20261201-101500-sma-1a2b3c-9f0e",
+    "bt-report compare 20261201-101500-sma 20261201-101620-buyhold   # unique prefixes are enough",
+))
 def main() -> None:
-    """Read and compare run folders under reports/."""
+    """List, show and compare run folders under reports/."""
     setup_logging()
 
 
-@main.command()
+@main.command("list", epilog=examples("bt-report list", "bt-report list --reports-dir /data/reports --last 5"))
+@_reports_dir
+@click.option("--last", type=click.IntRange(min=1), default=None, help="Only the newest N runs.  [default: all]")
+def list_cmd(reports_dir: str, last: int | None) -> None:
+    """One line per finished run: id, strategy, test period and headline metrics (oldest first)."""
+    from backtests.report.compare import run_rows
+    from backtests.report.folder import run_folders
+
+    folders = run_folders(Path(reports_dir))
+    if not folders:
+        click.echo(f"no runs in {reports_dir}")
+        return
+    rows = run_rows(folders[-last:] if last else folders)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        click.echo("  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+@main.command(epilog=examples("bt-report show 20261201-101500-sma-1a2b3c-9f0e", "bt-report show reports/<run-id>"))
 @click.argument("run")
-@click.option("--reports-dir", default="reports", show_default=True, type=click.Path(), help="Where run folders live.")
-@user_errors
+@_reports_dir
 def show(run: str, reports_dir: str) -> None:
-    """Print the metrics table of RUN (a run id, a unique prefix of one, or a path)."""
+    """Print the metrics table of RUN (a run id, a unique prefix of one, or a path to a run folder)."""
+    from backtests.report.folder import load_json, resolve_run
+    from backtests.report.writer import metrics_text
+
     path = resolve_run(run, Path(reports_dir))
     click.echo(metrics_text(load_json(path / "metrics.json")))
     click.echo(f"\nreport: {path / 'report.html'}")
 
 
-@main.command()
+@main.command(epilog=examples(
+    "bt-report compare RUN_A RUN_B",
+    "bt-report compare RUN_A RUN_B RUN_C --out cmp.html",
+))
 @click.argument("runs", nargs=-1)
-@click.option("--reports-dir", default="reports", show_default=True, type=click.Path(), help="Where run folders live.")
-@click.option("--out", type=click.Path(), help="HTML file to write (default reports/compare-<time>.html).")
-@user_errors
+@_reports_dir
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="HTML file to write.  [default: <reports-dir>/compare-<time>.html]")
 def compare(runs: tuple[str, ...], reports_dir: str, out: str | None) -> None:
-    """Compare two or more RUNS: metrics side by side, equity overlaid, model versions, differing config keys."""
+    """Compare two or more RUNS: each metric side by side with its difference from the first run, warnings when
+    periods, symbols, costs or data sources differ, model versions and config keys that differ."""
+    from backtests.report.compare import compare_html, compare_text, load_run
+    from backtests.report.folder import atomic_write, resolve_run
+
     if len(runs) < 2:
         raise UserInputError("compare needs at least two runs", "bt-report compare", "give two or more run ids")
     loaded = [load_run(resolve_run(r, Path(reports_dir))) for r in runs]
-    columns = {r.run_id: r.metrics for r in loaded}
-    click.echo(metrics_text({"metrics": columns}))
-    diffs = config_differences(loaded)
-    click.echo("\nconfig keys that differ:" if len(diffs) else "\nconfig: identical")
-    if len(diffs):
-        click.echo(diffs.to_string())
-    for r in loaded:
-        click.echo(f"models of {r.run_id}: {', '.join(r.model_versions) or '(none)'}")
+    click.echo(compare_text(loaded))
     target = Path(out) if out else Path(reports_dir) / f"compare-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.html"
-    atomic_write(target, compare_html(loaded))
+    try:
+        atomic_write(target, compare_html(loaded))
+    except OSError as exc:
+        raise UserInputError(f"cannot write the comparison: {exc.strerror}", str(target), "choose another --out") from None
     click.echo(f"\ncomparison: {target}")

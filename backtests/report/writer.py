@@ -14,6 +14,7 @@ from backtests.report import metrics as m
 from backtests.report.folder import RunFolder
 from backtests.report.html import ReportPart, fmt_value, frame_table, metrics_table, monthly_heatmap, render_page
 from backtests.report.records import Outcome, RunRecord
+from backtests.report.tearsheet import tearsheet_metrics, tearsheet_parts, top_drawdowns
 from feeds.prices import PriceLoad
 from ground.provenance import fingerprint_frame
 
@@ -33,8 +34,9 @@ def all_metrics(outcomes: Mapping[str, Outcome], bench: pd.Series) -> dict[str, 
     The DSR treats every strategy in this run (and the benchmark) as one trial, so a strategy that only looks good
     because several were tried is marked down.
     """
-    table: dict[str, dict[str, float]] = {name: dict(o.metrics) for name, o in outcomes.items()}
-    table[BENCHMARK] = m.curve_metrics(bench)
+    table: dict[str, dict[str, float]] = {name: {**o.metrics, **tearsheet_metrics(o.equity)}
+                                          for name, o in outcomes.items()}
+    table[BENCHMARK] = {**m.curve_metrics(bench), **tearsheet_metrics(bench)}
     bench_r = m.returns_from_equity(bench).to_numpy()
     trials = [m.per_period_sharpe(m.returns_from_equity(o.equity).to_numpy()) for o in outcomes.values()]
     trials.append(m.per_period_sharpe(bench_r))
@@ -88,11 +90,29 @@ def summary_lines(cfg: RunConfig, main: str, table: Mapping[str, Mapping[str, fl
 
 
 def write_run_outputs(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
-    """Write every file of the run folder; returns the content of metrics.json."""
+    """Write every file of the run folder and commit it under its run id; returns the content of metrics.json.
+
+    Until the last file is written the folder is a hidden partial one; an interruption (Ctrl-C) or an error removes
+    it, so no half-written run is ever listed.
+    """
+    try:
+        doc = _write_files(folder, record)
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    return doc
+
+
+def _write_files(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
     cfg, main, outcomes, bench, produced = record.cfg, record.spec.name, record.outcomes, record.benchmark, record.produced
     table = all_metrics(outcomes, bench)
     extra = dict(produced.metrics) if produced is not None else {}
-    metrics_doc = {"run_id": folder.run_id, "strategy": main, "conventions": CONVENTIONS, "metrics": table, **extra}
+    equity_main = outcomes[main].equity
+    period = {"start": equity_main.index[0].date().isoformat(), "end": equity_main.index[-1].date().isoformat(),
+              "bars": len(equity_main)}
+    metrics_doc = {"run_id": folder.run_id, "strategy": main, "period": period, "conventions": CONVENTIONS,
+                   "metrics": table, **extra}
     folder.write_json("metrics.json", metrics_doc)
     folder.write_text("config.toml", record.config_text)
     equity = equity_frame(outcomes, bench, main)
@@ -117,7 +137,10 @@ def write_run_outputs(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
         if produced is not None:
             parts.extend(produced.report_parts)
         summary = [*(produced.headline if produced is not None else []), *summary_lines(cfg, main, table, record.loads)]
-        page = render_page(f"Backtest {folder.run_id}", summary, parts)
+        summary.insert(len(produced.headline) if produced is not None else 0,
+                       f"test period {period['start']} .. {period['end']} ({period['bars']} bars)")
+        lead = f"<div class='key'>{key_metrics_html(table, main)}{equity_lead(outcomes, bench, main)}</div>"
+        page = render_page(f"Backtest {folder.run_id}", summary, parts, lead)
         folder.write_text("report.html", page)
     folder.write_json("run.json", run_info)
     return metrics_doc
@@ -131,22 +154,40 @@ def report_parts(
     equity: pd.DataFrame,
 ) -> list[ReportPart]:
     """The sections every report has: metrics, equity, drawdown, monthly returns, trades."""
-    curves = {name: o.equity for name, o in outcomes.items()}
-    curves[BENCHMARK] = bench
     trades = outcomes[main].trades
     monthly = m.monthly_returns(outcomes[main].equity)
     return [
         ReportPart("Metrics", metrics_table(table) + '<p class="note">Sharpe and Sortino annualised with 252 '
                    "periods and a zero risk-free rate; the Deflated Sharpe Ratio counts every strategy in this run "
-                   "as a trial.</p>"),
-        ReportPart("Equity against buy-and-hold", charts.equity_chart(curves)),
+                   "as a trial. Omega, tail ratio, period returns and drawdown statistics follow quantstats' "
+                   "definitions; all figures are on the test period.</p>"),
         ReportPart("Drawdown", charts.drawdown_chart({main: equity["drawdown"], BENCHMARK: m.drawdown_series(bench)})),
+        *tearsheet_parts(main, outcomes[main].equity, bench),
         ReportPart(f"Monthly returns ({main})", monthly_heatmap(monthly)),
         ReportPart(
             f"Trades ({main}: {len(trades)} round trips)",
             frame_table(trades.set_index("symbol")) if len(trades) else "<p>No trades.</p>",
         ),
     ]
+
+
+# The figures the summary box shows for the strategy beside each baseline and the benchmark.
+KEY_METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility_ann", "trades", "exposure_time")
+
+
+def key_metrics_html(table: Mapping[str, Mapping[str, float]], main: str) -> str:
+    """The summary's table: the key metrics of the strategy against its baselines and the benchmark."""
+    order = [main, *(n for n in table if n != main)]
+    return metrics_table({n: {k: table[n].get(k, float("nan")) for k in KEY_METRICS} for n in order})
+
+
+def equity_lead(outcomes: Mapping[str, Outcome], bench: pd.Series, main: str) -> str:
+    """The summary's chart: every equity curve, with the strategy's five worst drawdown periods shaded."""
+    curves = {name: o.equity for name, o in outcomes.items()}
+    curves[BENCHMARK] = bench
+    worst = top_drawdowns(outcomes[main].equity)
+    shade = list(zip(worst["start"], worst["end"]))
+    return charts.equity_chart(curves, f"Equity against buy-and-hold (shaded: {main}'s 5 worst drawdowns)", shade=shade)
 
 
 def metrics_text(doc: Mapping[str, Any], keys: list[str] | None = None) -> str:

@@ -106,4 +106,4 @@ def test_same_second_runs_get_distinct_folders(tmp_path: Path) -> None:
 
     first = RunFolder(tmp_path, "20240101-000000-sma-abcdef")
     second = RunFolder(tmp_path, "20240101-000000-sma-abcdef")
-    assert first.path != second.path and second.run_id.endswith("-2")
+    assert first.path != second.path and len(first.run_id) == len(second.run_id)
