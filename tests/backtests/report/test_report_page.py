@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from backtests.cli.run import main as run_main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEARSHEET_METRICS = ("omega", "tail_ratio", "recovery_factor", "mtd", "ytd", "one_year", "three_year_ann",
                      "best_year", "worst_year", "avg_drawdown", "avg_drawdown_days")
 CHARTS = ("Rolling Sharpe", "Rolling Sortino", "Rolling volatility", "Rolling beta", "End-of-year returns",

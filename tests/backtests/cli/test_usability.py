@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from backtests.cli import models, news, report, run, train, train_sentiment
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENTRY_POINTS = {"bt-run": run.main, "bt-report": report.main, "bt-models": models.main, "bt-train": train.main,
                 "bt-news": news.main}
 
