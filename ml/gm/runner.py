@@ -130,6 +130,9 @@ def _fold_row(
         "test_mse": float(np.mean((mu - fwd) ** 2)) if known.any() else np.nan,
         "test_dir_acc": float(np.mean((mu > 0) == (fwd > 0))) if known.any() else np.nan,
         "seconds": seconds,
+        "gm_opinion": ensemble.calibrator.has_opinion,
+        "no_opinion_reason": ensemble.calibrator.reason,
+        "calibration_slope": ensemble.calibrator.a if ensemble.calibrator.method == "platt" else np.nan,
     }
     for r in reports:
         row[f"val_mse_{r.name}"] = r.val_mse
