@@ -17,8 +17,16 @@ import pandas as pd
 
 from backtests.presets.config import RunConfig
 from backtests.report.html import ReportPart
-from backtests.report.ml_sections import calibration_part, fold_part, fusion_part, leakage_part, news_part
+from backtests.report.ml_sections import (
+    calibration_part,
+    fold_part,
+    fusion_part,
+    leakage_part,
+    news_part,
+    skill_part,
+)
 from backtests.report.records import ProducedSignals
+from backtests.signals import evaluation as ev
 from backtests.signals.news import NewsSignals, sentiment_signals
 from feeds.prices import PriceLoad
 from ground.signals import (
@@ -69,6 +77,8 @@ class MLSignalProducer:
         parts: list[ReportPart] = []
         versions: list[str] = []
         extra: dict[str, Any] = {"symbols": {}}
+        headline: list[str] = []
+        evaluated: list[pd.DataFrame] = []
         for symbol, load in loads.items():
             window = frames[symbol].index
             t0 = time.perf_counter()
@@ -93,7 +103,13 @@ class MLSignalProducer:
             table = pd.concat([lines, fused[[SCORE, GM_VOTE, SENT_VOTE, GM_ONLY]]], axis=1)
             table.insert(0, "symbol", symbol)
             tables.append(table)
-            info = self._explain(symbol, gm, news, fused, parts)
+            frame_ev = ev.evaluation_frame(
+                table.assign(fold=gm_frame["fold"] if "fold" in gm_frame else np.nan),
+                ev.realised_returns(load.frame, window, cfg.walkforward.horizon),
+            )
+            evaluated.append(frame_ev)
+            info = self._verdicts(cfg, symbol if len(loads) > 1 else None, mode, gm, frame_ev, headline, parts)
+            info.update(self._explain(symbol, gm, news, fused, parts))
             if gm is not None and cfg.report.leakage_audit:
                 t3 = time.perf_counter()
                 info["leakage_audit"] = self._audit(cfg, symbol, load, gm, parts)
@@ -103,7 +119,16 @@ class MLSignalProducer:
                 versions.extend(gm.versions)
             if news is not None and news.model_version:
                 versions.append(news.model_version)
+        if len(evaluated) > 1:
+            pooled = ev.source_skills(pd.concat(evaluated), cfg.walkforward.horizon, cfg.run.seed)
+            headline.extend(ev.verdict_lines("all symbols", pooled))
+            extra["skill_pooled"] = ev.skill_metrics(pooled)
+        changed = ev.changed_settings(cfg)
+        headline.append(ev.settings_line(changed))
+        extra["changed_settings"] = {k: str(v) for k, v in changed.items()}
+        extra["no_opinion"] = cfg.fusion.no_opinion
         return ProducedSignals(
+            headline=headline,
             signals=signals,
             signals_table=pd.concat(tables),
             report_parts=parts,
@@ -128,6 +153,26 @@ class MLSignalProducer:
         parts.append(leakage_part(symbol, audit))
         return {"cut": audit.cut.date().isoformat(), "bars_compared": len(audit.table),
                 "max_abs_diff": audit.max_abs_diff, "passed": audit.passed}
+
+    @staticmethod
+    def _verdicts(
+        cfg: RunConfig, label: str | None, mode: str, gm: GMRunResult | None, frame: pd.DataFrame,
+        headline: list[str], parts: list[ReportPart],
+    ) -> dict[str, Any]:
+        """Skill of each source for one symbol: the verdict lines at the top, the section, the figures."""
+        symbol = str(frame["symbol"].iloc[0])
+        skills = ev.source_skills(frame, cfg.walkforward.horizon, cfg.run.seed)
+        verdicts = ev.verdict_lines(label, skills)
+        headline.append(f"{label + ' ' if label else ''}test period {ev.period(frame.index)} ({len(frame)} bars), "
+                        f"strategy signals: {mode}")
+        headline.extend(verdicts)
+        extra_lines = [ev.no_news_line(mode, frame)]
+        if gm is not None:
+            extra_lines.append(ev.no_opinion_line(gm.folds, cfg.fusion.no_opinion))
+        headline.extend(line for line in extra_lines if line)
+        parts.append(skill_part(symbol, skills, verdicts))
+        return {"skill": ev.skill_metrics(skills), "verdicts": verdicts,
+                "gm_only_no_news": ev.no_news_line(mode, frame) is not None}
 
     @staticmethod
     def _explain(

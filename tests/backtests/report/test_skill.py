@@ -40,10 +40,10 @@ def test_ranks_match_scipy_with_ties() -> None:
 
 def test_calibration_slope_recovers_a_calibrated_probability() -> None:
     rng = np.random.default_rng(1)
-    z = rng.normal(size=20000)
+    z = rng.normal(size=10000)
     p = 1 / (1 + np.exp(-z))
-    r = np.where(rng.uniform(size=20000) < p, 1.0, -1.0)
-    s = forecast_skill(z, p, r, horizon=1, n_boot=100).estimates
+    r = np.where(rng.uniform(size=10000) < p, 1.0, -1.0)
+    s = forecast_skill(z, p, r, horizon=1, n_boot=40).estimates
     assert s["cal_slope"].value == pytest.approx(1.0, abs=0.08)
     assert s["cal_slope"].low < s["cal_slope"].value < s["cal_slope"].high
     assert s["bss"].low > 0 and s["rank_ic"].low > 0
