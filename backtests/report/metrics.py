@@ -245,6 +245,45 @@ def relative_metrics(equity: pd.Series, benchmark: pd.Series) -> dict[str, float
     }
 
 
+def newey_west_se(x: np.ndarray, lags: int | None = None) -> float:
+    """HAC (Newey-West, Bartlett weights) standard error of the mean of ``x``; ``lags`` defaults to
+    floor(4 (n / 100)^(2/9))."""
+    n = len(x)
+    if n < 3:
+        return float("nan")
+    lags = int(4 * (n / 100.0) ** (2.0 / 9.0)) if lags is None else lags
+    e = x - x.mean()
+    var = float(e @ e) / n
+    for k in range(1, min(lags, n - 1) + 1):
+        var += 2.0 * (1.0 - k / (lags + 1.0)) * float(e[k:] @ e[:-k]) / n
+    return math.sqrt(max(var, 0.0) / n)
+
+
+def active_test(equity: pd.Series, base: pd.Series) -> dict[str, float]:
+    """Alpha, beta and information ratio against a baseline curve, and a two-sided HAC t-test of the mean active
+    return (strategy minus baseline, daily): ``t`` and ``p``. A small p says the difference is unlikely to be
+    noise; alpha is the annualised intercept of the strategy's returns regressed on the baseline's."""
+    r = returns_from_equity(equity)
+    b = returns_from_equity(base).reindex(r.index)
+    mask = np.isfinite(r.to_numpy()) & np.isfinite(b.to_numpy())
+    rv, bv = r.to_numpy()[mask], b.to_numpy()[mask]
+    nan = float("nan")
+    if len(rv) < 3 or np.var(bv) == 0:
+        return {"alpha_ann": nan, "beta": nan, "information_ratio": nan, "active_t": nan, "active_p": nan}
+    beta = float(np.cov(rv, bv, ddof=1)[0, 1] / np.var(bv, ddof=1))
+    active = rv - bv
+    te = float(np.std(active, ddof=1))
+    se = newey_west_se(active)
+    t = float(np.mean(active) / se) if se > 0 else nan
+    return {
+        "alpha_ann": float((np.mean(rv) - beta * np.mean(bv)) * PERIODS_PER_YEAR),
+        "beta": beta,
+        "information_ratio": float(np.mean(active) / te * math.sqrt(PERIODS_PER_YEAR)) if te > 0 else nan,
+        "active_t": t,
+        "active_p": float(2 * stats.norm.sf(abs(t))) if math.isfinite(t) else nan,
+    }
+
+
 def position_metrics(exposure: pd.Series, traded_value: pd.Series, equity: pd.Series) -> dict[str, float]:
     """Exposure (share of bars holding a position, and mean gross exposure) and annualised turnover."""
     years = max(len(equity) / PERIODS_PER_YEAR, 1e-9)

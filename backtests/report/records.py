@@ -16,7 +16,8 @@ from strategies.registry import StrategySpec
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one strategy did over the run: equity, exposure, fills, round trips and their metrics."""
+    """What one strategy did over the run: equity, exposure, fills (with P&L attribution), round trips (flat to
+    flat or a side flip), their metrics, and the orders the broker cancelled or rejected."""
 
     name: str
     equity: pd.Series
@@ -24,6 +25,7 @@ class Outcome:
     fills: pd.DataFrame
     trades: pd.DataFrame
     metrics: dict[str, float]
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)

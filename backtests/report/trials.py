@@ -29,7 +29,7 @@ from scipy import stats
 
 from ground.errors import DataError, UserInputError
 
-LEDGER_NAME = "trials.sqlite"
+LEDGER_SUFFIX = "-trials.sqlite"
 BUSY_TIMEOUT_MS = 10_000
 # Keys that change where outputs go but not the result.
 _NOT_RESULT = ("run.reports_dir", "run.models_dir", "report.html", "report.leakage_audit", "report.baselines")
@@ -87,6 +87,13 @@ class TrialCount:
         where = ", ".join(f"{n} from {s}" for s, n in self.sources.items())
         return (f"N = {self.n_configs} distinct configurations on overlapping symbols and periods in {self.ledger} "
                 f"({where}); variance of their daily Sharpe ratios {self.sharpe_var:.3g}")
+
+
+def ledger_path(reports_dir: Path) -> Path:
+    """The ledger of a reports folder: a file beside it (``reports`` -> ``reports-trials.sqlite``), so that the
+    folder itself holds only run folders and every run written there is counted."""
+    folder = Path(reports_dir)
+    return folder.parent / f"{folder.name or 'reports'}{LEDGER_SUFFIX}"
 
 
 def config_hash(flat_config: Mapping[str, Any]) -> str:
