@@ -74,6 +74,11 @@ def test_return_moments_match_the_metrics_module() -> None:
     assert skew == pytest.approx(float((z**3).mean())) and kurt == pytest.approx(float((z**4).mean()))
 
 
+def test_a_strategy_that_never_invested_is_a_trial_with_zero_sharpe() -> None:
+    assert return_moments(np.zeros(100)) == (0.0, 0.0, 3.0, 100)
+    assert np.isnan(return_moments(np.full(100, 0.001))[0])
+
+
 def test_deflated_sharpe_deflates_the_best_of_100_noise_strategies() -> None:
     """Best of 100 zero-mean strategies, 400 repetitions: plain PSR of the best clears 0.95 almost always, the DSR
     (N = 100, the trials' own Sharpe variance) rarely: at most about the 5% a 0.95 threshold allows."""
