@@ -107,12 +107,11 @@ def return_moments(returns: np.ndarray) -> tuple[float, float, float, int]:
     r = np.asarray(returns, dtype=float)
     r = r[np.isfinite(r)]
     n = len(r)
-    sd = float(np.std(r, ddof=1)) if n > 1 else 0.0
-    if n >= 4 and sd == 0 and not r.any():
+    if n >= 4 and not r.any():
         return 0.0, 0.0, 3.0, n  # never invested: still a trial, with a Sharpe of 0 (normal moments for the PSR)
-    if n < 4 or sd == 0:
+    if n < 4 or np.ptp(r) == 0:
         return float("nan"), float("nan"), float("nan"), n
-    return float(np.mean(r) / sd), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False)), n
+    return float(np.mean(r) / np.std(r, ddof=1)), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False)), n
 
 
 class TrialLedger:
