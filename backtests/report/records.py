@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from backtests.presets.config import RunConfig
+from backtests.report.audit_checks import SymbolAudit
 from backtests.report.html import ReportPart
 from feeds.prices import PriceLoad
 from strategies.registry import StrategySpec
@@ -32,7 +33,8 @@ class Outcome:
 class ProducedSignals:
     """Signal lines per symbol plus what the report and run.json need to explain them.
 
-    ``headline`` holds the lines that belong at the top of the report and of the terminal summary (verdicts and
+    ``audits`` holds each symbol's leakage audit (signal checks; the runner adds the fill checks and the report
+    section). ``headline`` holds the lines that belong at the top of the report and of the terminal summary (verdicts and
     caveats such as "no news in the archive"); ``timings`` holds the producer's own steps (GM training, news
     scoring, the leakage audit) in seconds.
     """
@@ -44,6 +46,7 @@ class ProducedSignals:
     metrics: dict[str, Any] = field(default_factory=dict)
     headline: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    audits: dict[str, SymbolAudit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

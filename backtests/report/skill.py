@@ -199,6 +199,8 @@ def verdict(label: str, skill: Skill) -> str:
     if skill.n < 3 or not math.isfinite(ic.value):
         return f"{label}: skill not measurable ({skill.n} bars with a forecast and a realised return)"
     found = "skill detected" if ic.low > 0 else "no detectable skill"
+    if ic.high < 0:
+        found += ", the forecast points the wrong way"
     edge = skill.estimates["dir_edge"]
     bss = skill.estimates["bss"]
     return (

@@ -103,7 +103,8 @@ class FillRecorder(bt.Analyzer):
             book.cost = (book.cost * abs(before) + price * abs(signed)) / abs(after)
         book.size = after
         self.fills.append({
-            "date": date, "symbol": name, "side": "buy" if signed > 0 else "sell", "size": signed, "price": price,
+            "date": date, "decided": bt.num2date(order.created.dt).date().isoformat(), "symbol": name,
+            "side": "buy" if signed > 0 else "sell", "size": signed, "price": price,
             "value": abs(signed * price), "commission": float(ex.comm), "position": after,
             "realised_pnl": realised,
         })

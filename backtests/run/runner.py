@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import backtrader as bt
+import numpy as np
 import pandas as pd
 import tomli_w
 
 from backtests.presets.config import RunConfig
 from backtests.report import metrics as m
 from backtests.report.folder import LIBRARIES, RunFolder, new_run_id
+from backtests.report.audit_checks import fill_timing_check, truncated_fills_check
+from backtests.report.ml_sections import leakage_part
 from backtests.report.records import Outcome, ProducedSignals, RunRecord
 from backtests.report.trials import Trial, TrialLedger, config_hash, ledger_path, return_moments
 from backtests.report.writer import write_run_outputs
@@ -146,8 +149,8 @@ def run_strategy(
     if trade_from is not None:
         equity, exposure = equity.loc[trade_from:], exposure.loc[trade_from:]
     rec = strat.analyzers.fills.get_analysis()
-    fills = pd.DataFrame(rec["fills"], columns=["date", "symbol", "side", "size", "price", "value", "commission",
-                                                "position", "realised_pnl"])
+    fills = pd.DataFrame(rec["fills"], columns=["date", "decided", "symbol", "side", "size", "price", "value",
+                                                "commission", "position", "realised_pnl"])
     trades = pd.DataFrame(rec["closed"], columns=["symbol", "status", "opened", "closed", "bars", "fills",
                                                   "max_size", "size", "pnl", "commission", "pnl_net"])
     rejected = pd.DataFrame(rec["rejected"], columns=["date", "symbol", "side", "size", "status"])
@@ -211,10 +214,14 @@ def execute(cfg: RunConfig, *, signal_producer: SignalProducer | None = None, no
     t2 = time.perf_counter()
     if produced is not None:
         outcomes = {spec.name: run_strategy(spec, frames, cfg, signals=produced.signals)}
-    else:  # a price-only strategy warms up on the history before the start, as its baselines do
+    elif min_bars(spec, cfg) > 2:  # a price-only strategy warms up on the history before the start, as baselines do
         first = min(f.index[0] for f in frames.values())
-        outcomes = {spec.name: run_strategy(spec, with_history(frames, loads, min_bars(spec, cfg)), cfg,
+        outcomes = {spec.name: run_strategy(spec, with_history(frames, loads, min_bars(spec, cfg) - 2), cfg,
                                             trade_from=first)}
+    else:
+        outcomes = {spec.name: run_strategy(spec, frames, cfg)}
+    if produced is not None and produced.audits:
+        audit_fills(spec, cfg, frames, produced, outcomes[spec.name])
     outcomes.update(run_baselines(spec, cfg, frames, loads, outcomes[spec.name]))
     timings["backtest_s"] = time.perf_counter() - t2
     bench = benchmark_equity(frames, cfg.run.cash)
@@ -245,7 +252,10 @@ def run_baselines(
         if base == spec.name:
             continue
         need = min_bars(base_spec, cfg)
-        warm = with_history(frames, loads, need)
+        if need <= 2:  # decides on its first bar: nothing to warm up
+            out[base] = run_strategy(base_spec, frames, cfg)
+            continue
+        warm = with_history(frames, loads, need - 2)  # its indicators are ready on the window's first bar
         if min(len(f) for f in warm.values()) < need:
             log.warning("baseline %s skipped: it needs %d bars, the history has %d", base, need,
                         min(len(f) for f in warm.values()))
@@ -275,7 +285,36 @@ def deflate(main: Outcome, cfg: RunConfig, run_id: str, produced: ProducedSignal
     figures = {"dsr_ledger": dsr, "dsr_trials": float(count.n_configs), "dsr_sharpe_var": count.sharpe_var,
                "dsr_threshold_sr": m.expected_max_sharpe_of(count.n_configs, count.sharpe_var)}
     if produced is not None:
-        produced.headline.append(f"Deflated Sharpe {dsr:.3f}: {count.text()}")
+        shown = f"{dsr:.3f}" if np.isfinite(dsr) else "n/a (returns without variance: the strategy never invested)"
+        produced.headline.append(f"Deflated Sharpe {shown}: {count.text()}")
         produced.metrics["trials"] = {"n_configs": count.n_configs, "sharpe_var": count.sharpe_var,
                                       "sources": dict(count.sources), "ledger": count.ledger}
     return replace(main, metrics={**main.metrics, **figures})
+
+
+def audit_fills(spec: StrategySpec, cfg: RunConfig, frames: Mapping[str, pd.DataFrame], produced: ProducedSignals,
+                main: Outcome) -> None:
+    """The leakage audit's fill checks, then its report section and figures for each symbol.
+
+    Fill timing is checked on every fill; the truncation check re-runs the strategy on prices and signals cut at
+    the latest audited cut and compares the fills up to it (one extra backtest).
+    """
+    cuts = [a.last_cut for a in produced.audits.values() if a.last_cut is not None]
+    truncated = None
+    if cuts:
+        cut = min(cuts)
+        cut_frames = {s: f.loc[:cut] for s, f in frames.items()}
+        if min(len(f) for f in cut_frames.values()) >= 2:
+            cut_signals = {s: sig.loc[:cut] for s, sig in produced.signals.items()}
+            truncated = (cut, run_strategy(spec, cut_frames, cfg, signals=cut_signals).fills)
+    for symbol, audit in produced.audits.items():
+        own = main.fills[main.fills["symbol"] == symbol]
+        audit.checks.append(fill_timing_check(own, frames, cfg.costs.slippage_bps))
+        if truncated is not None:
+            cut, fills = truncated
+            audit.checks.append(truncated_fills_check(own, fills[fills["symbol"] == symbol], cut))
+        produced.report_parts.append(leakage_part(symbol, audit))
+        produced.metrics["symbols"].setdefault(symbol, {})["leakage_audit"] = audit.to_dict()
+        produced.headline.append(f"{symbol} leakage audit: {'PASS' if audit.passed else 'FAIL'} "
+                                 f"({sum(c.passed for c in audit.checks)} of {len(audit.checks)} checks; folds "
+                                 f"{', '.join(str(k) for k in audit.tables) or '-'} re-run, see the audit section)")

@@ -87,7 +87,11 @@ def no_opinion_line(folds: pd.DataFrame, no_opinion: str) -> str | None:
 def changed_settings(cfg: RunConfig) -> dict[str, Any]:
     """Every config value that differs from the built-in defaults (from the preset, flags or --set)."""
     ours, base = _flatten(to_mapping(cfg)), _flatten(to_mapping(RunConfig()))
-    return {key: value for key, value in ours.items() if base.get(key) != value}
+    return {key: value for key, value in ours.items() if base.get(key) != value and key not in _NOT_RESULT}
+
+
+# Where outputs and models go: they do not change the result.
+_NOT_RESULT = ("run.reports_dir", "run.models_dir", "report.html")
 
 
 def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -104,5 +108,5 @@ def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def settings_line(changed: Mapping[str, Any]) -> str:
     if not changed:
         return "settings: all defaults"
-    shown = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    shown = ", ".join(f"{k}={v}" for k, v in changed.items())
     return f"settings that differ from the defaults: {shown}"

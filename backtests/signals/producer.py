@@ -21,11 +21,12 @@ from backtests.report.ml_sections import (
     calibration_part,
     fold_part,
     fusion_part,
-    leakage_part,
     news_part,
     skill_part,
 )
+from backtests.report.audit_checks import SymbolAudit
 from backtests.report.records import ProducedSignals
+from backtests.signals.audit import audit_symbol
 from backtests.signals import evaluation as ev
 from backtests.signals.news import NewsSignals, sentiment_signals
 from feeds.prices import PriceLoad
@@ -44,7 +45,7 @@ from ground.signals import (
 )
 from ml.fusion import fuse
 from ml.gm.features import WARMUP_BARS
-from ml.gm.runner import GMRunResult, audit_last_fold, run_gm_walk_forward
+from ml.gm.runner import GMRunResult, run_gm_walk_forward
 from ml.gm.walkforward import history_needed
 from ml.store import ModelStore
 from strategies.registry import STRATEGIES, StrategySpec
@@ -56,7 +57,8 @@ class MLSignalProducer:
     """Produces GM, sentiment and fused signals over the trading window of each symbol.
 
     Its steps are timed separately in the run's timings: ``gm_s`` (walk-forward training and forecasts),
-    ``news_s`` (scoring and aggregating news), ``audit_s`` (the leakage audit, a re-run on truncated data).
+    ``news_s`` (scoring and aggregating news), ``audit_s`` (the leakage audit's signal checks: three folds re-run
+    on truncated data, see ``backtests.signals.audit``).
     """
 
     def warmup_bars(self, cfg: RunConfig) -> int | None:
@@ -78,6 +80,7 @@ class MLSignalProducer:
         versions: list[str] = []
         extra: dict[str, Any] = {"symbols": {}}
         headline: list[str] = []
+        audits: dict[str, SymbolAudit] = {}
         evaluated: list[pd.DataFrame] = []
         for symbol, load in loads.items():
             window = frames[symbol].index
@@ -110,9 +113,9 @@ class MLSignalProducer:
             evaluated.append(frame_ev)
             info = self._verdicts(cfg, symbol if len(loads) > 1 else None, mode, gm, frame_ev, headline, parts)
             info.update(self._explain(symbol, gm, news, fused, parts))
-            if gm is not None and cfg.report.leakage_audit:
+            if cfg.report.leakage_audit:
                 t3 = time.perf_counter()
-                info["leakage_audit"] = self._audit(cfg, symbol, load, gm, parts)
+                audits[symbol] = audit_symbol(cfg, symbol, load.frame, window, mode, gm, sent_frame, fused, store)
                 timings["audit_s"] += time.perf_counter() - t3
             extra["symbols"][symbol] = info
             if gm is not None:
@@ -135,6 +138,7 @@ class MLSignalProducer:
             model_versions=list(dict.fromkeys(v for v in versions if v)),
             metrics=extra,
             timings=timings,
+            audits=audits,
         )
 
     @staticmethod
@@ -144,15 +148,6 @@ class MLSignalProducer:
             frame, test_start=window[0], test_end=window[-1], wf=cfg.walkforward, ens=cfg.effective_gm(), store=store,
             model_name=gm_model_name(symbol),
         )
-
-    @staticmethod
-    def _audit(cfg: RunConfig, symbol: str, load: PriceLoad, gm: GMRunResult, parts: list[ReportPart]) -> dict[str, Any]:
-        """The leakage audit: the last fold re-run on prices cut at its middle must reproduce its signals."""
-        log.info("%s: leakage audit: re-running the last fold on prices truncated at its middle", symbol)
-        audit = audit_last_fold(load.frame, gm, wf=cfg.walkforward, ens=cfg.effective_gm())
-        parts.append(leakage_part(symbol, audit))
-        return {"cut": audit.cut.date().isoformat(), "bars_compared": len(audit.table),
-                "max_abs_diff": audit.max_abs_diff, "passed": audit.passed}
 
     @staticmethod
     def _verdicts(
