@@ -325,6 +325,9 @@ def audit_fills(spec: StrategySpec, cfg: RunConfig, frames: Mapping[str, pd.Data
 def exposure_line(main: Outcome, matched: Outcome) -> str:
     """The strategy against the exposure-matched buy-and-hold, for the top of the report."""
     mm, bm = main.metrics, matched.metrics
+    if bm["matched_weight"] == 0:
+        return (f"{main.name} never held a position (mean exposure 0): the exposure-matched buy-and-hold holds "
+                "nothing either, so there is no alpha to test; buy-and-hold is the comparison that remains")
     return (
         f"{main.name} vs exposure-matched buy-and-hold (constant weight {bm['matched_weight']:.2f} = the strategy's "
         f"mean exposure, a null benchmark fixed after the fact): Sharpe {mm['sharpe']:.2f} vs {bm['sharpe']:.2f}, "

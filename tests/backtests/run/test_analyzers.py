@@ -77,3 +77,21 @@ def test_baselines_warm_up_on_history_and_trade_only_from_the_start() -> None:
     assert pd.Timestamp(warm.fills["date"].iloc[0]) >= first
     # the warmed-up SMA can act on the first bars of the window; the cold one waits 20 bars for its slow mean
     assert pd.Timestamp(warm.fills["date"].iloc[0]) < pd.Timestamp(cold.fills["date"].iloc[0])
+
+
+def test_exposure_line_names_the_null_benchmark_and_the_never_invested_case() -> None:
+    from backtests.report.records import Outcome
+    from backtests.run.runner import exposure_line
+
+    empty = pd.DataFrame()
+    idx = pd.bdate_range("2024-01-01", periods=3)
+    flat = pd.Series(1.0, index=idx)
+    main = Outcome("hybrid", flat, flat * 0, empty, empty, {"sharpe": float("nan"), "total_return": 0.0})
+    none = Outcome("exposure_matched", flat, flat * 0, empty, empty, {"matched_weight": 0.0})
+    assert "never held a position" in exposure_line(main, none)
+    stats = {"sharpe": 1.3, "total_return": 0.5, "vs_exposure_alpha_ann": -0.01,
+             "vs_exposure_information_ratio": -0.1, "vs_exposure_active_t": -0.4, "vs_exposure_active_p": 0.69}
+    line = exposure_line(Outcome("hybrid", flat, flat, empty, empty, stats),
+                         Outcome("exposure_matched", flat, flat, empty, empty,
+                                 {"matched_weight": 0.43, "sharpe": 1.4, "total_return": 0.6}))
+    assert "constant weight 0.43" in line and "null benchmark" in line and "p 0.690" in line
