@@ -23,8 +23,8 @@ import tomli_w
 
 from backtests.presets.config import RunConfig
 from backtests.report import metrics as m
-from backtests.report.folder import LIBRARIES, RunFolder, new_run_id
 from backtests.report.audit_checks import fill_timing_check, truncated_fills_check
+from backtests.report.folder import LIBRARIES, RunFolder, new_run_id
 from backtests.report.ml_sections import leakage_part
 from backtests.report.records import Outcome, ProducedSignals, RunRecord
 from backtests.report.trials import Trial, TrialLedger, config_hash, ledger_path, return_moments

@@ -20,6 +20,7 @@ turns the audit off.
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 import pandas as pd
 

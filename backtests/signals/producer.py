@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.presets.config import RunConfig
+from backtests.report.audit_checks import SymbolAudit
 from backtests.report.html import ReportPart
 from backtests.report.ml_sections import (
     calibration_part,
@@ -24,10 +25,9 @@ from backtests.report.ml_sections import (
     news_part,
     skill_part,
 )
-from backtests.report.audit_checks import SymbolAudit
 from backtests.report.records import ProducedSignals
-from backtests.signals.audit import audit_symbol
 from backtests.signals import evaluation as ev
+from backtests.signals.audit import audit_symbol
 from backtests.signals.news import NewsSignals, sentiment_signals
 from feeds.prices import PriceLoad
 from ground.signals import (
