@@ -5,6 +5,11 @@ carries its confidence: 0.5 is no opinion, 0.8 a strong one), the sentiment vote
 fused score is the weighted mean of the votes that exist; a bar with no news items has no sentiment vote (no
 opinion is not a neutral opinion), so the GM decides alone with its weight renormalised to 1 and the bar is flagged
 ``gm_only`` for the report. The action follows from thresholds on the score; the confidence is ``|score|``.
+
+A bar on which no source has an opinion (no forecast, or a GM that found no skill on its validation data and so
+votes exactly 0, and no news) is handled as ``no_opinion`` says: ``flat`` sells to zero exposure (a sell with
+confidence 0, which every sizing rule maps to a zero target, short or not), ``hold`` keeps whatever position the
+last opinion left. The report names the choice.
 """
 from __future__ import annotations
 
@@ -22,13 +27,15 @@ from ml.errors import ModelError
 MODES = ("hybrid", "gm", "sentiment")
 BUY, HOLD, SELL = 1.0, 0.0, -1.0  # numeric actions, as the ``action`` signal line carries them
 ACTION_NAMES = {BUY: "buy", HOLD: "hold", SELL: "sell"}
+NO_OPINION = ("flat", "hold")
 
 
 @dataclass(frozen=True)
 class FusionConfig:
     """Vote weights and decision thresholds on the fused score (``sell_threshold < 0 < buy_threshold``).
 
-    ``min_confidence`` is a floor on ``|score|`` for any buy or sell, on top of the thresholds.
+    ``min_confidence`` is a floor on ``|score|`` for any buy or sell, on top of the thresholds. ``no_opinion`` is
+    what a bar without any opinion does (``flat`` or ``hold``, see the module notes).
     """
 
     w_gm: float = 0.6
@@ -36,8 +43,12 @@ class FusionConfig:
     buy_threshold: float = 0.05
     sell_threshold: float = -0.05
     min_confidence: float = 0.0
+    no_opinion: str = "flat"
 
     def __post_init__(self) -> None:
+        if self.no_opinion not in NO_OPINION:
+            raise InvalidValue("no_opinion", f"unknown choice {self.no_opinion!r}",
+                               choice_hint(self.no_opinion, NO_OPINION))
         for name in ("w_gm", "w_sentiment", "buy_threshold", "sell_threshold", "min_confidence"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -92,6 +103,9 @@ def fuse(
     strong = confidence >= cfg.min_confidence
     action[(fused >= cfg.buy_threshold) & strong & (total > 0)] = BUY
     action[(fused <= cfg.sell_threshold) & strong & (total > 0)] = SELL
+    if cfg.no_opinion == "flat":
+        silent = (np.nan_to_num(gm_vote) == 0) & (np.nan_to_num(sent_vote) == 0)
+        action[silent] = SELL  # confidence is 0 there: the sizer's target is 0, i.e. flat
     gm_only = (w_gm > 0) & (w_s == 0)
     return pd.DataFrame(
         dict(zip(FUSED_COLUMNS, (action, confidence, fused, gm_vote, sent_vote, gm_only), strict=True)),

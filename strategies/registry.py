@@ -12,6 +12,7 @@ import backtrader as bt
 from ground.choices import choice_hint
 from ground.errors import ConfigError
 from strategies.baselines import BuyHold, BuyHoldParams, SmaCross, SmaParams
+from strategies.exposure import ExposureHold, ExposureParams
 from strategies.signal_strategy import SignalParams, SignalStrategy
 from strategies.sizer import ConfidenceSizer
 
@@ -52,6 +53,9 @@ STRATEGIES: Mapping[str, StrategySpec] = MappingProxyType(
             StrategySpec("buyhold", BuyHold, BuyHoldParams, "buyhold", None, "buy on the first bar and hold (baseline)"),
             StrategySpec("sma", SmaCross, SmaParams, "sma", None,
                          "long while the fast SMA is above the slow SMA (baseline)", _sma_bars),
+            StrategySpec("exposure", ExposureHold, ExposureParams, "exposure", None,
+                         "constant weight, rebalanced on drift (null benchmark: ML runs set the weight after the fact "
+                         "to the ML strategy's mean exposure)"),
             StrategySpec("hybrid", SignalStrategy, SignalParams, "signals", "hybrid",
                          "GM ensemble and news sentiment fused, sized by confidence", sizer=ConfidenceSizer),
             StrategySpec("gm", SignalStrategy, SignalParams, "signals", "gm",

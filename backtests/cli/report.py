@@ -80,3 +80,36 @@ def compare(runs: tuple[str, ...], reports_dir: str, out: str | None) -> None:
     except OSError as exc:
         raise UserInputError(f"cannot write the comparison: {exc.strerror}", str(target), "choose another --out") from None
     click.echo(f"\ncomparison: {target}")
+
+
+@main.command()
+@click.option("--reports-dir", default="reports", show_default=True, type=click.Path(),
+              help="The reports folder whose trial ledger (beside it: <folder>-trials.sqlite) to read.")
+@click.option("--add", "add_files", multiple=True, type=click.Path(),
+              help="CSV of trials made elsewhere to add first (columns run_id, strategy, symbols, start, end, "
+                   "config_hash, sharpe, skew, kurtosis, n; sharpe per day). Repeatable.")
+@click.option("--symbol", "symbols", multiple=True, help="Count distinct configurations on these symbols ...")
+@click.option("--from", "start", help="... over a period overlapping this start (YYYY-MM-DD) ...")
+@click.option("--to", "end", help="... and this end (YYYY-MM-DD).")
+@user_errors
+def trials(reports_dir: str, add_files: tuple[str, ...], symbols: tuple[str, ...], start: str | None,
+           end: str | None) -> None:
+    """List the trial ledger: every run recorded, which the Deflated Sharpe Ratio counts."""
+    from backtests.report.trials import TrialLedger, ledger_path
+
+    ledger = TrialLedger(ledger_path(Path(reports_dir)))
+    for name in add_files:
+        click.echo(f"added {ledger.import_file(Path(name))} new trials from {name}")
+    rows = ledger.all()
+    if not rows:
+        click.echo(f"no trials recorded in {ledger.path}")
+        return
+    click.echo(f"{'run_id':<40} {'strategy':<10} {'symbols':<12} {'period':<23} {'config':<16} "
+               f"{'sharpe_ann':>10} {'n':>6} source")
+    for t in rows:
+        click.echo(f"{t.run_id:<40} {t.strategy:<10} {t.symbols:<12} {t.start + '..' + t.end:<23} "
+                   f"{t.config_hash:<16} {t.sharpe * 252 ** 0.5:>10.2f} {t.n:>6} {t.source}")
+    if symbols or start or end:
+        count = ledger.count(symbols or {s for t in rows for s in t.symbols.split(",")}, start or "0000",
+                             end or "9999")
+        click.echo(f"\n{count.text()}")

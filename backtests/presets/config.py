@@ -21,6 +21,7 @@ from ml.gm.walkforward import WalkForwardConfig
 from ml.sentiment.aggregate import AggregationConfig
 from ml.train_config import DEVICE_CHOICES
 from strategies.baselines import BuyHoldParams, SmaParams
+from strategies.exposure import ExposureParams
 from strategies.registry import STRATEGIES
 from strategies.signal_strategy import SignalParams
 from strategies.sizer import SizerConfig
@@ -135,6 +136,7 @@ class RunConfig:
     sentiment: SentimentSection = field(default_factory=SentimentSection)
     buyhold: BuyHoldParams = field(default_factory=BuyHoldParams)
     sma: SmaParams = field(default_factory=SmaParams)
+    exposure: ExposureParams = field(default_factory=ExposureParams)
     signals: SignalParams = field(default_factory=SignalParams)
 
     def __post_init__(self) -> None:

@@ -85,6 +85,19 @@ def cagr(equity: pd.Series) -> float:
     return float((equity.iloc[-1] / equity.iloc[0]) ** (1.0 / years) - 1.0)
 
 
+def psr_from_moments(
+    sr: np.ndarray | float, n: np.ndarray | float, skew: np.ndarray | float, kurt: np.ndarray | float,
+    benchmark_sr: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """PSR from per-period Sharpe ``sr``, length ``n``, skewness and (non-excess) kurtosis; elementwise, so a
+    simulation can evaluate many series at once. NaN where the variance term is not positive."""
+    sr, n, g3, g4 = (np.asarray(v, dtype=float) for v in (sr, n, skew, kurt))
+    denom = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (sr - benchmark_sr) * np.sqrt(n - 1) / np.sqrt(np.where(denom > 0, denom, np.nan))
+    return np.asarray(stats.norm.cdf(z))
+
+
 def probabilistic_sharpe_ratio(returns: np.ndarray, benchmark_sr: float = 0.0) -> float:
     """Probability that the true (per-period) Sharpe ratio exceeds ``benchmark_sr`` (Bailey and Lopez de Prado, 2012).
 
@@ -98,31 +111,42 @@ def probabilistic_sharpe_ratio(returns: np.ndarray, benchmark_sr: float = 0.0) -
     sr = float(np.mean(returns)) / sd
     g3 = float(stats.skew(returns, bias=False))
     g4 = float(stats.kurtosis(returns, fisher=False, bias=False))
-    denom = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
-    if denom <= 0:
-        return float("nan")
-    return float(stats.norm.cdf((sr - benchmark_sr) * math.sqrt(n - 1) / math.sqrt(denom)))
+    return float(psr_from_moments(sr, n, g3, g4, benchmark_sr))
+
+
+def expected_max_sharpe_of(n_trials: int, sharpe_var: float) -> float:
+    """Expected maximum per-period Sharpe ratio of ``n_trials`` unskilled trials whose Sharpes vary by ``sharpe_var``.
+
+    SR0 = sqrt(V) * ((1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e))) (Bailey and Lopez de Prado, 2014);
+    0 for a single trial (nothing to deflate).
+    """
+    if n_trials < 2 or not math.isfinite(sharpe_var) or sharpe_var <= 0:
+        return 0.0
+    return math.sqrt(sharpe_var) * (
+        (1 - EULER_GAMMA) * stats.norm.ppf(1 - 1.0 / n_trials)
+        + EULER_GAMMA * stats.norm.ppf(1 - 1.0 / (n_trials * math.e))
+    )
 
 
 def expected_max_sharpe(trial_sharpes: Sequence[float]) -> float:
-    """Expected maximum per-period Sharpe ratio of N unskilled trials (the Deflated Sharpe Ratio's threshold).
-
-    SR0 = sqrt(Var[SR_n]) * ((1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e))) (Bailey and Lopez de Prado, 2014).
-    """
+    """Expected maximum per-period Sharpe ratio of the given trials (their count and sample variance)."""
     trials = np.asarray([s for s in trial_sharpes if np.isfinite(s)], dtype=float)
-    n = len(trials)
-    if n < 2:
+    if len(trials) < 2:
         return 0.0
-    sd = float(np.std(trials, ddof=1))
-    return sd * (
-        (1 - EULER_GAMMA) * stats.norm.ppf(1 - 1.0 / n) + EULER_GAMMA * stats.norm.ppf(1 - 1.0 / (n * math.e))
-    )
+    return expected_max_sharpe_of(len(trials), float(np.var(trials, ddof=1)))
 
 
 def deflated_sharpe_ratio(returns: np.ndarray, trial_sharpes: Sequence[float], benchmark_sr: float = 0.0) -> float:
     """PSR against the larger of the benchmark's Sharpe and the expected maximum Sharpe of the trials run."""
     threshold = expected_max_sharpe(trial_sharpes)
     return probabilistic_sharpe_ratio(returns, max(benchmark_sr, threshold) if math.isfinite(benchmark_sr) else threshold)
+
+
+def deflated_sharpe_of(returns: np.ndarray, n_trials: int, sharpe_var: float) -> float:
+    """The Deflated Sharpe Ratio of ``returns`` after ``n_trials`` distinct configurations whose per-period Sharpes
+    had variance ``sharpe_var`` (from the trial ledger): PSR against the expected maximum Sharpe of that many
+    unskilled trials."""
+    return probabilistic_sharpe_ratio(returns, expected_max_sharpe_of(n_trials, sharpe_var))
 
 
 def per_period_sharpe(returns: np.ndarray) -> float:
@@ -218,6 +242,45 @@ def relative_metrics(equity: pd.Series, benchmark: pd.Series) -> dict[str, float
         "correlation": float(np.corrcoef(rv, bv)[0, 1]),
         "information_ratio": float(np.mean(active) / te * math.sqrt(PERIODS_PER_YEAR)) if te > 0 else float("nan"),
         "psr_vs_benchmark": probabilistic_sharpe_ratio(rv, per_period_sharpe(bv)),
+    }
+
+
+def newey_west_se(x: np.ndarray, lags: int | None = None) -> float:
+    """HAC (Newey-West, Bartlett weights) standard error of the mean of ``x``; ``lags`` defaults to
+    floor(4 (n / 100)^(2/9))."""
+    n = len(x)
+    if n < 3:
+        return float("nan")
+    lags = int(4 * (n / 100.0) ** (2.0 / 9.0)) if lags is None else lags
+    e = x - x.mean()
+    var = float(e @ e) / n
+    for k in range(1, min(lags, n - 1) + 1):
+        var += 2.0 * (1.0 - k / (lags + 1.0)) * float(e[k:] @ e[:-k]) / n
+    return math.sqrt(max(var, 0.0) / n)
+
+
+def active_test(equity: pd.Series, base: pd.Series) -> dict[str, float]:
+    """Alpha, beta and information ratio against a baseline curve, and a two-sided HAC t-test of the mean active
+    return (strategy minus baseline, daily): ``t`` and ``p``. A small p says the difference is unlikely to be
+    noise; alpha is the annualised intercept of the strategy's returns regressed on the baseline's."""
+    r = returns_from_equity(equity)
+    b = returns_from_equity(base).reindex(r.index)
+    mask = np.isfinite(r.to_numpy()) & np.isfinite(b.to_numpy())
+    rv, bv = r.to_numpy()[mask], b.to_numpy()[mask]
+    nan = float("nan")
+    if len(rv) < 3 or np.var(bv) == 0:
+        return {"alpha_ann": nan, "beta": nan, "information_ratio": nan, "active_t": nan, "active_p": nan}
+    beta = float(np.cov(rv, bv, ddof=1)[0, 1] / np.var(bv, ddof=1))
+    active = rv - bv
+    te = float(np.std(active, ddof=1))
+    se = newey_west_se(active)
+    t = float(np.mean(active) / se) if se > 0 else nan
+    return {
+        "alpha_ann": float((np.mean(rv) - beta * np.mean(bv)) * PERIODS_PER_YEAR),
+        "beta": beta,
+        "information_ratio": float(np.mean(active) / te * math.sqrt(PERIODS_PER_YEAR)) if te > 0 else nan,
+        "active_t": t,
+        "active_p": float(2 * stats.norm.sf(abs(t))) if math.isfinite(t) else nan,
     }
 
 

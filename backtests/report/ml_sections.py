@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 
 from backtests.report import charts
+from backtests.report.audit_checks import SymbolAudit
 from backtests.report.html import ReportPart, frame_table
+from backtests.report.skill import N_BOOT, STATISTICS, Skill, skill_table
 from ml.gm.calibration import hit_rate_by_confidence
 
 FOLD_COLUMNS = (
     "fold", "train_start", "train_end", "val_start", "val_end", "test_start", "test_end", "n_train", "version",
-    "val_mse", "test_mse", "val_dir_acc", "test_dir_acc", "seconds",
+    "val_mse", "test_mse", "val_dir_acc", "test_dir_acc", "calibration_slope", "gm_opinion", "no_opinion_reason",
+    "seconds",
 )
 
 
@@ -50,7 +53,9 @@ def fold_part(symbol: str, gm: Any) -> ReportPart:
         f'<p class="note">{len(folds)} folds, retrained every fold on data that ends an embargo before its test '
         f"window; GM training took {gm.seconds:.1f} s in all. Directional accuracy counts the sign of the "
         "forecast H-bar log return against the realised one; hit columns are per confidence bucket "
-        "(confidence = |2p - 1|), as hit rate (bars).</p>"
+        "(confidence = |2p - 1|), as hit rate (bars). A fold whose validation bars show no positive skill "
+        "(gm_opinion False) forecasts gm_prob 0.5 on every test bar, i.e. casts no vote; no_opinion_reason says "
+        "why. calibration_slope is the Platt slope, held at 0 or above.</p>"
     )
     return ReportPart(f"Walk-forward folds ({symbol})", frame_table(shown) + note)
 
@@ -104,16 +109,48 @@ def news_part(symbol: str, news: Any) -> ReportPart:
     return ReportPart(f"News coverage ({symbol})", body)
 
 
-def leakage_part(symbol: str, audit: Any) -> ReportPart:
-    """Pass/fail of the leakage audit with what was compared."""
+LEAKAGE_NOTE = (
+    "embargo: on every fold, no training or validation label reaches past the test start minus the embargo. GM: "
+    "the first, a middle and the last fold were re-trained on prices cut at the middle of their test window (not "
+    "every fold: each re-run costs a fold's training); their gm_mu, gm_prob and gm_unc from the test start to the "
+    "cut must equal the full run's. sentiment: the same bars re-aggregated from the archive as it stood at the cut. "
+    "fused: action, confidence and score re-fused from the re-run inputs. fills: every fill on a bar after its "
+    "decision, at that bar's open within the slippage; and the strategy re-run on prices and signals cut at the "
+    "last audited cut makes the same fills up to it. A difference above the tolerance means a signal or fill used "
+    "something that came after it. Bars outside the audited folds are covered only by the structural checks."
+)
+
+
+def leakage_part(symbol: str, audit: SymbolAudit) -> ReportPart:
+    """Pass/fail of every leakage check: what was compared, over which bars, with which tolerance."""
     verdict = '<span class="pass">PASS</span>' if audit.passed else '<span class="fail">FAIL</span>'
-    table = audit.table
-    first = table.index[0].date() if len(table) else "-"
-    body = (
-        f"<p>{verdict}: the last fold was re-run with every bar after {audit.cut.date()} removed. "
-        f"{len(table)} signals from {first} to {audit.cut.date()} were compared with the full run; "
-        f"largest absolute difference {audit.max_abs_diff:.3g} (tolerance 1e-6). A signal that changed would "
-        "have been using bars that came after it.</p>"
-        + frame_table(table, max_rows=40, float_format="{:.6f}")
-    )
+    rows = pd.DataFrame([{"check": c.check, "scope": c.scope, "bars": c.bars, "max_abs_diff": f"{c.max_abs_diff:.3g}",
+                          "tolerance": f"{c.tolerance:.0e}" if c.tolerance else "exact",
+                          "result": "pass" if c.passed else "FAIL", "detail": c.detail} for c in audit.checks])
+    body = f"<p>{verdict}: {sum(c.passed for c in audit.checks)} of {len(audit.checks)} checks passed.</p>"
+    body += frame_table(rows.set_index("check")) + f'<p class="note">{html.escape(LEAKAGE_NOTE)}</p>'
+    for fold_id, table in audit.tables.items():
+        body += f"<p>GM re-run of fold {fold_id}:</p>" + frame_table(table, max_rows=12, float_format="{:.6f}")
     return ReportPart(f"Leakage audit ({symbol})", body)
+
+
+SKILL_NOTE = (
+    "rank_ic: Spearman correlation of the forecast with the realised H-bar log return; dir_acc: share of bars whose "
+    "forecast sign was right (zero forecasts left out) and majority: the better of always-up and always-down on "
+    "the same bars, dir_edge their difference; bss: Brier skill score of the probability against the base rate of "
+    "the bars scored; cal_slope: logistic slope of the outcome on logit(p) (1 calibrated, 0 no information); ece: "
+    "expected calibration error over 10 bins. Intervals: 95% moving-block bootstrap ({boot} resamples, blocks of "
+    "max(2H, n^(1/3)) bars, so that overlapping H-bar labels stay together). Sentiment is scored on bars with news "
+    "only, with p = (1 + score x confidence) / 2; fused uses p = (1 + score) / 2."
+)
+
+
+def skill_part(symbol: str, skills: Mapping[str, Mapping[str, Skill]], verdicts: list[str]) -> ReportPart:
+    """Skill of each signal source, per fold and pooled, with intervals."""
+    body = "".join(f"<p><b>{html.escape(line)}</b></p>" for line in verdicts)
+    for label, per in skills.items():
+        table = skill_table(per)
+        table.index = [f"fold {k}" if k != "all" else "all test bars" for k in table.index]
+        body += f"<h3>{html.escape(label)}</h3>" + frame_table(table[["bars", *STATISTICS]])
+    body += f'<p class="note">{html.escape(SKILL_NOTE.format(boot=N_BOOT))}</p>'
+    return ReportPart(f"Forecast skill ({symbol})", body)

@@ -16,9 +16,18 @@ import numpy as np
 import pandas as pd
 
 from backtests.presets.config import RunConfig
+from backtests.report.audit_checks import SymbolAudit
 from backtests.report.html import ReportPart
-from backtests.report.ml_sections import calibration_part, fold_part, fusion_part, leakage_part, news_part
+from backtests.report.ml_sections import (
+    calibration_part,
+    fold_part,
+    fusion_part,
+    news_part,
+    skill_part,
+)
 from backtests.report.records import ProducedSignals
+from backtests.signals import evaluation as ev
+from backtests.signals.audit import audit_symbol
 from backtests.signals.news import NewsSignals, sentiment_signals
 from feeds.prices import PriceLoad
 from ground.signals import (
@@ -36,7 +45,7 @@ from ground.signals import (
 )
 from ml.fusion import fuse
 from ml.gm.features import WARMUP_BARS
-from ml.gm.runner import GMRunResult, audit_last_fold, run_gm_walk_forward
+from ml.gm.runner import GMRunResult, run_gm_walk_forward
 from ml.gm.walkforward import history_needed
 from ml.store import ModelStore
 from strategies.registry import StrategySpec
@@ -48,7 +57,8 @@ class MLSignalProducer:
     """Produces GM, sentiment and fused signals over the trading window of each symbol.
 
     Its steps are timed separately in the run's timings: ``gm_s`` (walk-forward training and forecasts),
-    ``news_s`` (scoring and aggregating news), ``audit_s`` (the leakage audit, a re-run on truncated data).
+    ``news_s`` (scoring and aggregating news), ``audit_s`` (the leakage audit's signal checks: three folds re-run
+    on truncated data, see ``backtests.signals.audit``).
     """
 
     def warmup_bars(self, cfg: RunConfig) -> int | None:
@@ -69,6 +79,9 @@ class MLSignalProducer:
         parts: list[ReportPart] = []
         versions: list[str] = []
         extra: dict[str, Any] = {"symbols": {}}
+        headline: list[str] = []
+        audits: dict[str, SymbolAudit] = {}
+        evaluated: list[pd.DataFrame] = []
         for symbol, load in loads.items():
             window = frames[symbol].index
             t0 = time.perf_counter()
@@ -93,23 +106,39 @@ class MLSignalProducer:
             table = pd.concat([lines, fused[[SCORE, GM_VOTE, SENT_VOTE, GM_ONLY]]], axis=1)
             table.insert(0, "symbol", symbol)
             tables.append(table)
-            info = self._explain(symbol, gm, news, fused, parts)
-            if gm is not None and cfg.report.leakage_audit:
+            frame_ev = ev.evaluation_frame(
+                table.assign(fold=gm_frame["fold"] if "fold" in gm_frame else np.nan),
+                ev.realised_returns(load.frame, window, cfg.walkforward.horizon),
+            )
+            evaluated.append(frame_ev)
+            info = self._verdicts(cfg, symbol if len(loads) > 1 else None, mode, gm, frame_ev, headline, parts)
+            info.update(self._explain(symbol, gm, news, fused, parts))
+            if cfg.report.leakage_audit:
                 t3 = time.perf_counter()
-                info["leakage_audit"] = self._audit(cfg, symbol, load, gm, parts)
+                audits[symbol] = audit_symbol(cfg, symbol, load.frame, window, mode, gm, sent_frame, fused, store)
                 timings["audit_s"] += time.perf_counter() - t3
             extra["symbols"][symbol] = info
             if gm is not None:
                 versions.extend(gm.versions)
             if news is not None and news.model_version:
                 versions.append(news.model_version)
+        if len(evaluated) > 1:
+            pooled = ev.source_skills(pd.concat(evaluated), cfg.walkforward.horizon, cfg.run.seed)
+            headline.extend(ev.verdict_lines("all symbols", pooled))
+            extra["skill_pooled"] = ev.skill_metrics(pooled)
+        changed = ev.changed_settings(cfg)
+        headline.append(ev.settings_line(changed))
+        extra["changed_settings"] = {k: str(v) for k, v in changed.items()}
+        extra["no_opinion"] = cfg.fusion.no_opinion
         return ProducedSignals(
+            headline=headline,
             signals=signals,
             signals_table=pd.concat(tables),
             report_parts=parts,
             model_versions=list(dict.fromkeys(v for v in versions if v)),
             metrics=extra,
             timings=timings,
+            audits=audits,
         )
 
     @staticmethod
@@ -121,13 +150,24 @@ class MLSignalProducer:
         )
 
     @staticmethod
-    def _audit(cfg: RunConfig, symbol: str, load: PriceLoad, gm: GMRunResult, parts: list[ReportPart]) -> dict[str, Any]:
-        """The leakage audit: the last fold re-run on prices cut at its middle must reproduce its signals."""
-        log.info("%s: leakage audit: re-running the last fold on prices truncated at its middle", symbol)
-        audit = audit_last_fold(load.frame, gm, wf=cfg.walkforward, ens=cfg.effective_gm())
-        parts.append(leakage_part(symbol, audit))
-        return {"cut": audit.cut.date().isoformat(), "bars_compared": len(audit.table),
-                "max_abs_diff": audit.max_abs_diff, "passed": audit.passed}
+    def _verdicts(
+        cfg: RunConfig, label: str | None, mode: str, gm: GMRunResult | None, frame: pd.DataFrame,
+        headline: list[str], parts: list[ReportPart],
+    ) -> dict[str, Any]:
+        """Skill of each source for one symbol: the verdict lines at the top, the section, the figures."""
+        symbol = str(frame["symbol"].iloc[0])
+        skills = ev.source_skills(frame, cfg.walkforward.horizon, cfg.run.seed)
+        verdicts = ev.verdict_lines(label, skills)
+        headline.append(f"{label + ' ' if label else ''}test period {ev.period(frame.index)} ({len(frame)} bars), "
+                        f"strategy signals: {mode}")
+        headline.extend(verdicts)
+        extra_lines = [ev.no_news_line(mode, frame)]
+        if gm is not None:
+            extra_lines.append(ev.no_opinion_line(gm.folds, cfg.fusion.no_opinion))
+        headline.extend(line for line in extra_lines if line)
+        parts.append(skill_part(symbol, skills, verdicts))
+        return {"skill": ev.skill_metrics(skills), "verdicts": verdicts,
+                "gm_only_no_news": ev.no_news_line(mode, frame) is not None}
 
     @staticmethod
     def _explain(

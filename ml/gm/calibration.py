@@ -5,6 +5,12 @@ score to P(forward return > 0) so that "0.7" is right about 70% of the time on d
 methods: Platt scaling (a logistic fit, two parameters, robust on the ~100 validation bars a fold has; the default)
 and isotonic regression (pool-adjacent-violators; monotone and free-form, but needs more data). Parameters are
 plain numbers so they live in ``meta.json``.
+
+Both maps are monotone non-decreasing in the score: a Platt fit whose slope comes out negative is refitted with the
+slope held at 0, since a falling map would turn a forecast of "up" into a bet on "down", an inverted guess that no
+validation evidence of skill supports. When the validation pairs show no positive skill (rank correlation of score
+and outcome <= 0, or a flat fitted map), the calibrator has no opinion: it predicts exactly 0.5 on every bar, so
+the GM casts no vote, and ``reason`` says why.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from ground.choices import choice_hint
 from ml.errors import ModelError
@@ -69,6 +76,36 @@ def _fit_platt(score: np.ndarray, up: np.ndarray, iters: int = 100) -> tuple[flo
     return float(w[0]), float(w[1])
 
 
+def _constrained_platt(score: np.ndarray, up: np.ndarray) -> tuple[float, float]:
+    """Platt's fit with the slope held at or above 0: a negative slope is replaced by the intercept-only fit."""
+    a, b = _fit_platt(score, up)
+    if a >= 0:
+        return a, b
+    n_pos = float(up.sum())
+    rate = (n_pos + 1.0) / (len(up) + 2.0)  # the smoothed base rate the intercept-only logistic fit reaches
+    return 0.0, float(np.log(rate / (1.0 - rate)))
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN when either side is constant."""
+    rx, ry = rankdata(x), rankdata(y)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def no_skill_reason(score: np.ndarray, up: np.ndarray, method: str, a: float, knots_y: Sequence[float]) -> str:
+    """Why the validation pairs show no positive skill ("" when they do)."""
+    ic = rank_correlation(score, up)
+    if not np.isfinite(ic) or ic <= 0:
+        return f"validation rank correlation of score and outcome {ic:.3f} <= 0 on {len(score)} bars"
+    if method == "platt" and a <= 0:
+        return f"Platt slope held at 0 on {len(score)} validation bars (the fit wanted it negative)"
+    if method == "isotonic" and (len(knots_y) < 2 or knots_y[-1] <= knots_y[0]):
+        return f"isotonic map is flat on {len(score)} validation bars"
+    return ""
+
+
 def pool_adjacent_violators(y: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least-squares non-decreasing fit of ``y`` (already ordered): block values, weights and first indices."""
     vals: list[float] = []
@@ -103,7 +140,10 @@ def _fit_isotonic(score: np.ndarray, up: np.ndarray) -> tuple[tuple[float, ...],
 
 @dataclass(frozen=True)
 class DirectionCalibrator:
-    """Maps a score to P(up). Platt: ``sigmoid(a * score + b)``; isotonic: interpolation between knots."""
+    """Maps a score to P(up). Platt: ``sigmoid(a * score + b)``; isotonic: interpolation between knots.
+
+    ``reason`` non-empty means no opinion: ``predict`` gives 0.5 everywhere (see the module notes).
+    """
 
     method: str
     a: float = 0.0
@@ -111,6 +151,11 @@ class DirectionCalibrator:
     knots_x: tuple[float, ...] = ()
     knots_y: tuple[float, ...] = ()
     n_fit: int = 0
+    reason: str = ""
+
+    @property
+    def has_opinion(self) -> bool:
+        return not self.reason
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -126,20 +171,23 @@ class DirectionCalibrator:
             raise ModelError(f"calibration needs at least 2 validation bars with known outcomes, got {len(s)}")
         if method == "isotonic":
             kx, ky = _fit_isotonic(s, up)
-            return cls(method, knots_x=kx, knots_y=ky, n_fit=len(s))
+            reason = no_skill_reason(s, up, method, 0.0, ky)
+            return cls(method, knots_x=kx, knots_y=ky, n_fit=len(s), reason=reason)
         if method == "platt":
-            a, b = _fit_platt(s, up)
-            return cls(method, a=a, b=b, n_fit=len(s))
+            a, b = _constrained_platt(s, up)
+            return cls(method, a=a, b=b, n_fit=len(s), reason=no_skill_reason(s, up, method, a, ()))
         return cls(method)  # unknown: __post_init__ raises with suggestions
 
     def predict(self, score: np.ndarray) -> np.ndarray:
         s = np.asarray(score, dtype=np.float64)
+        if self.reason:
+            return np.where(np.isfinite(s), 0.5, np.nan)
         if self.method == "platt":
             return _sigmoid(self.a * s + self.b)
         return np.interp(s, np.asarray(self.knots_x), np.asarray(self.knots_y))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"method": self.method, "n_fit": self.n_fit}
+        out: dict[str, Any] = {"method": self.method, "n_fit": self.n_fit, "reason": self.reason}
         if self.method == "platt":
             out.update(a=self.a, b=self.b)
         else:
@@ -156,6 +204,7 @@ class DirectionCalibrator:
                 knots_x=tuple(float(v) for v in data.get("knots_x", ())),
                 knots_y=tuple(float(v) for v in data.get("knots_y", ())),
                 n_fit=int(data.get("n_fit", 0)),
+                reason=str(data.get("reason", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"calibration parameters in model metadata are malformed ({exc})") from exc

@@ -130,6 +130,9 @@ def _fold_row(
         "test_mse": float(np.mean((mu - fwd) ** 2)) if known.any() else np.nan,
         "test_dir_acc": float(np.mean((mu > 0) == (fwd > 0))) if known.any() else np.nan,
         "seconds": seconds,
+        "gm_opinion": ensemble.calibrator.has_opinion,
+        "no_opinion_reason": ensemble.calibrator.reason,
+        "calibration_slope": ensemble.calibrator.a if ensemble.calibrator.method == "platt" else np.nan,
     }
     for r in reports:
         row[f"val_mse_{r.name}"] = r.val_mse
@@ -244,12 +247,56 @@ def _run_folds(
 
 @dataclass(frozen=True)
 class LeakageAudit:
-    """The last fold re-run on data cut at ``cut``: per bar up to the cut, both runs' signals and their gap."""
+    """One fold re-run on data cut at ``cut``: per bar from the fold's test start to the cut, both runs' GM
+    signals and their gap; ``rerun`` holds the re-run's signals (for comparing what is built on them)."""
 
+    fold_id: int
     cut: pd.Timestamp
     table: pd.DataFrame
     max_abs_diff: float
     passed: bool
+    rerun: pd.DataFrame
+    tolerance: float
+
+
+def audit_sample(n_folds: int) -> list[int]:
+    """The folds an audit re-runs: the first, a middle and the last one (fewer when there are fewer folds)."""
+    return sorted({0, (n_folds - 1) // 2, n_folds - 1}) if n_folds else []
+
+
+def audit_fold(
+    frame: pd.DataFrame,
+    result: GMRunResult,
+    fold_id: int,
+    *,
+    wf: WalkForwardConfig,
+    ens: GMEnsembleConfig,
+    cut: str | pd.Timestamp | None = None,
+    tolerance: float = 1e-6,
+) -> LeakageAudit:
+    """Re-run fold ``fold_id`` with every bar after ``cut`` removed and compare its signals up to ``cut``.
+
+    A signal that changes when later bars disappear was using them. ``cut`` defaults to the middle of the fold's
+    test window; the re-run starts from the previous fold's ensemble, as the full run did. Training on the CPU is
+    bit-for-bit deterministic; forecasting a shorter batch can still round float32 differently (about 1e-9 was
+    seen), hence the default ``tolerance`` of 1e-6, far below any look-ahead effect (GPU kernels may need more).
+    """
+    position = next(i for i, f in enumerate(result.schedule) if f.fold_id == fold_id)
+    fold = result.schedule[position]
+    test_dates = result.signals.index[result.signals["fold"] == fold_id]
+    cut_ts = pd.Timestamp(test_dates[(len(test_dates) - 1) // 2]) if cut is None else pd.Timestamp(cut)
+    previous = result.ensembles[position - 1] if position > 0 else result.previous
+    rerun = run_gm_walk_forward(
+        frame.loc[:cut_ts], test_start=fold.test_dates[0], test_end=cut_ts, wf=wf, ens=ens, previous=previous
+    )
+    before = result.signals.loc[fold.test_dates[0] : cut_ts, list(GM_FORECAST)]
+    after = rerun.signals.reindex(before.index)[list(GM_FORECAST)]
+    table = before.add_suffix("_run").join(after.add_suffix("_rerun"))
+    gap = (before - after).abs().max(axis=1)
+    table["max_abs_diff"] = gap.fillna(np.inf)
+    worst = float(table["max_abs_diff"].max()) if len(table) else 0.0
+    return LeakageAudit(fold_id, cut_ts, table, worst, bool(len(table)) and worst <= tolerance,
+                        rerun.signals.reindex(before.index), tolerance)
 
 
 def audit_last_fold(
@@ -261,24 +308,16 @@ def audit_last_fold(
     cut: str | pd.Timestamp | None = None,
     tolerance: float = 1e-6,
 ) -> LeakageAudit:
-    """Re-run the last fold with every bar after ``cut`` removed and compare its signals up to ``cut``.
+    """``audit_fold`` of the last fold."""
+    return audit_fold(frame, result, result.schedule[-1].fold_id, wf=wf, ens=ens, cut=cut, tolerance=tolerance)
 
-    A signal that changes when later bars disappear was using them. ``cut`` defaults to the middle of the last
-    test window; the re-run starts from the previous fold's ensemble, as the full run did. Training on the CPU is
-    bit-for-bit deterministic; forecasting a shorter batch can still round float32 differently (about 1e-9 was
-    seen), hence the default ``tolerance`` of 1e-6, far below any look-ahead effect (GPU kernels may need more).
-    """
-    last = result.schedule[-1]
-    test_dates = result.signals.index[result.signals["fold"] == last.fold_id]
-    cut_ts = pd.Timestamp(test_dates[(len(test_dates) - 1) // 2]) if cut is None else pd.Timestamp(cut)
-    previous = result.ensembles[-2] if len(result.ensembles) > 1 else result.previous
-    rerun = run_gm_walk_forward(
-        frame.loc[:cut_ts], test_start=last.test_dates[0], test_end=cut_ts, wf=wf, ens=ens, previous=previous
-    )
-    before = result.signals.loc[last.test_dates[0] : cut_ts, list(GM_FORECAST)]
-    after = rerun.signals.reindex(before.index)[list(GM_FORECAST)]
-    table = before.add_suffix("_run").join(after.add_suffix("_rerun"))
-    gap = (before - after).abs().max(axis=1)
-    table["max_abs_diff"] = gap.fillna(np.inf)
-    worst = float(table["max_abs_diff"].max()) if len(table) else 0.0
-    return LeakageAudit(cut=cut_ts, table=table, max_abs_diff=worst, passed=bool(len(table)) and worst <= tolerance)
+
+def embargo_violations(schedule: list[Fold], wf: WalkForwardConfig) -> list[str]:
+    """Folds whose fitting reads a label that reaches into the test window minus the embargo (one line each)."""
+    out = []
+    for fold in schedule:
+        last = fold.last_seen_row(wf.horizon)
+        if last >= fold.test.start - wf.embargo:
+            out.append(f"fold {fold.fold_id}: a training or validation label reads row {last}, the test window "
+                       f"starts at row {fold.test.start} (embargo {wf.embargo})")
+    return out

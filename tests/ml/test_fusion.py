@@ -12,7 +12,8 @@ from ground.signals import FUSED_COLUMNS
 from ml.errors import ModelError
 from ml.fusion import BUY, HOLD, SELL, FusionConfig, fuse
 
-CFG = FusionConfig(w_gm=0.6, w_sentiment=0.4, buy_threshold=0.1, sell_threshold=-0.1, min_confidence=0.0)
+CFG = FusionConfig(w_gm=0.6, w_sentiment=0.4, buy_threshold=0.1, sell_threshold=-0.1, min_confidence=0.0,
+                   no_opinion="hold")
 NAN = math.nan
 
 # (mode, gm_prob, sent_score, sent_conf, sent_count) -> (action, confidence, gm_only)
@@ -102,3 +103,13 @@ def test_bad_mode_and_inputs() -> None:
         fuse(gm, None, CFG, "sentiment")
     with pytest.raises(ModelError, match="gm_prob"):
         fuse(gm.rename(columns={"gm_prob": "p"}), None, CFG)
+
+
+def test_no_opinion_goes_flat_by_default_and_holds_when_asked() -> None:
+    gm = pd.DataFrame({"gm_prob": [0.5, 0.5, 0.8, NAN]}, index=pd.date_range("2024-01-01", periods=4))
+    flat = fuse(gm, None, FusionConfig(), "gm")
+    assert list(flat["action"]) == [SELL, SELL, BUY, SELL] and list(flat["confidence"][:2]) == [0.0, 0.0]
+    held = fuse(gm, None, FusionConfig(no_opinion="hold"), "gm")
+    assert list(held["action"]) == [HOLD, HOLD, BUY, HOLD]
+    with pytest.raises(InvalidValue, match="did you mean 'flat'"):
+        FusionConfig(no_opinion="flatt")

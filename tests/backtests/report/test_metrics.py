@@ -146,3 +146,19 @@ def test_flat_curve_gives_nan_not_warnings() -> None:
     assert math.isnan(got["sharpe"]) and math.isnan(got["skew"])
     rel = m.relative_metrics(flat, equity_of(fixed_returns(29)))
     assert math.isnan(rel["beta"]) and math.isnan(rel["correlation"])
+
+
+def test_newey_west_matches_hand_computed_and_active_test() -> None:
+    from backtests.report.metrics import active_test, newey_west_se
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    # e = [-1.5, -0.5, 0.5, 1.5]; gamma0 = 5/4; gamma1 = (0.75 - 0.25 + 0.75) / 4 = 0.3125; lag 1, weight 1/2
+    assert newey_west_se(x, lags=1) == pytest.approx(np.sqrt((1.25 + 2 * 0.5 * 0.3125) / 4))
+    rng = np.random.default_rng(0)
+    idx = pd.bdate_range("2020-01-01", periods=500)
+    base = pd.Series(100 * np.cumprod(1 + rng.normal(0.0005, 0.01, 500)), index=idx)
+    same = active_test(base, base * 1.0)
+    assert np.isnan(same["active_t"]) or same["active_t"] == 0
+    better = pd.Series(base.to_numpy() * np.cumprod(np.full(500, 1.002)), index=idx)
+    result = active_test(better, base)
+    assert result["active_p"] < 0.01 and result["alpha_ann"] > 0.3 and result["beta"] == pytest.approx(1.0, abs=0.05)

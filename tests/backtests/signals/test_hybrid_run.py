@@ -31,8 +31,18 @@ def test_hybrid_run_writes_ml_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     folder = next((tmp_path / "reports").iterdir())
     doc = json.loads((folder / "metrics.json").read_text())
-    assert set(doc["metrics"]) == {"hybrid", "buyhold", "sma", "benchmark"}
+    assert set(doc["metrics"]) == {"hybrid", "buyhold", "sma", "exposure_matched", "benchmark"}
+    main = doc["metrics"]["hybrid"]
+    assert doc["metrics"]["exposure_matched"]["matched_weight"] == pytest.approx(main["exposure_mean"])
+    assert {"vs_exposure_information_ratio", "vs_exposure_active_p", "dsr_ledger", "dsr_trials", "fills"} <= set(main)
+    assert main["dsr_trials"] == 1.0 and doc["trials"]["n_configs"] == 1
     nvda = doc["symbols"]["NVDA"]
+    gm_skill = nvda["skill"]["GM"]["all"]
+    assert {"rank_ic", "rank_ic_lo", "rank_ic_hi", "dir_edge", "bss", "cal_slope", "ece"} <= set(gm_skill)
+    assert gm_skill["rank_ic_lo"] <= gm_skill["rank_ic"] <= gm_skill["rank_ic_hi"]
+    assert len(nvda["skill"]["GM"]) == len(nvda["folds"]) + 1  # per fold and pooled
+    assert nvda["gm_only_no_news"] is True and "sentiment" not in nvda["skill"]
+    assert all("gm_opinion" in f and "no_opinion_reason" in f for f in nvda["folds"])
     assert len(nvda["folds"]) >= 3
     assert nvda["leakage_audit"]["passed"] is True
     assert nvda["fusion"]["gm_only_share"] == 1.0  # no archive: the GM decided every bar alone
@@ -46,13 +56,17 @@ def test_hybrid_run_writes_ml_report(tmp_path: Path) -> None:
         assert (tmp_path / "models" / kind / name / version / "weights.safetensors").is_file()
     html = (folder / "report.html").read_text()
     for section in ("Walk-forward folds", "hit 0.10-0.20", "Calibration", "Leakage audit", "PASS", "Fusion of GM and sentiment",
-                    "News coverage"):
-        assert section in html
+                    "News coverage", "Forecast skill", "GM: ", "95% CI", "GM only: no news in the archive for 2024-06-03..",
+                    "test period 2024-06-03..2024-10-31", "Deflated Sharpe", "settings that differ from the defaults",
+                    "fusion.no_opinion"):
+        assert section in html, section
 
     again = run(tmp_path, "--strategy", "hybrid", "--from", "2024-06", "--to", "2024-10-31")
     assert again.exit_code == 0
     second = max((tmp_path / "reports").iterdir())
     assert json.loads((second / "run.json").read_text())["model_versions"] == info["model_versions"]  # same ids
+    # the same configuration again is the same trial: N stays 1
+    assert json.loads((second / "metrics.json").read_text())["trials"]["n_configs"] == 1
 
 
 def test_too_little_history_is_one_line(tmp_path: Path) -> None:

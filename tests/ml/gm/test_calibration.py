@@ -103,3 +103,33 @@ def test_summary_brier_and_ece() -> None:
     prob, up = np.array([0.8, 0.8, 0.8, 0.8, 0.8]), np.array([1.0, 1.0, 1.0, 1.0, 0.0])
     s = calibration_summary(prob, up)
     assert s["ece"] == pytest.approx(0.0) and s["brier"] == pytest.approx((4 * 0.04 + 0.64) / 5) and s["n"] == 5
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_an_inverted_relation_gives_no_opinion_never_an_inverted_bet(method: str) -> None:
+    score, up = _logistic_data(2000, 4)
+    cal = DirectionCalibrator.fit(-score, up, method)  # higher score, fewer ups: anti-skill on validation
+    assert not cal.has_opinion and "<= 0" in cal.reason
+    grid = np.linspace(-3, 3, 25)
+    assert np.array_equal(cal.predict(grid), np.full(25, 0.5))  # no vote, not a bet on the other side
+    assert np.isnan(cal.predict(np.array([np.nan])))[0]
+
+
+def test_platt_slope_is_never_negative() -> None:
+    # Rank correlation slightly positive while the least-squares-like logistic slope is pulled negative by one
+    # extreme point: the constrained fit holds the slope at 0 and the calibrator has no opinion.
+    score = np.array([-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 40.0])
+    up = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+    cal = DirectionCalibrator.fit(score, up, "platt")
+    assert cal.a == 0.0  # unconstrained, the fit gives about -0.04
+    assert not cal.has_opinion and "slope held at 0" in cal.reason
+    assert np.all(np.diff(cal.predict(np.linspace(-5, 50, 100))) >= 0)
+
+
+def test_skilled_validation_keeps_its_opinion_and_the_reason_round_trips() -> None:
+    score, up = _logistic_data(500, 5)
+    cal = DirectionCalibrator.fit(score, up, "platt")
+    assert cal.has_opinion and cal.a > 0
+    flat = DirectionCalibrator.fit(-score, up, "platt")
+    again = DirectionCalibrator.from_dict(json.loads(json.dumps(flat.to_dict())))
+    assert again == flat and not again.has_opinion

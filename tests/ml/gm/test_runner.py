@@ -153,3 +153,20 @@ def test_schedule_matches_make_folds(full) -> None:  # type: ignore[no-untyped-d
     result, _, _ = full
     features = build_features(FRAME, WF.horizon)
     assert result.schedule == make_folds(features.index, TEST_START, TEST_END, WF)
+
+
+def test_a_fold_without_validation_skill_has_no_opinion_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ml.gm import ensemble as ens_mod
+    from ml.gm.calibration import DirectionCalibrator
+
+    real_fit = DirectionCalibrator.fit
+
+    def inverted(score, up, method="platt"):  # type: ignore[no-untyped-def]
+        # validation outcomes "up" exactly when the score is low: anti-skill on every fold
+        return real_fit(score, (score < np.median(score)).astype(float), method)
+
+    monkeypatch.setattr(ens_mod.DirectionCalibrator, "fit", staticmethod(inverted))
+    result = _run(FRAME, ens=tiny_config(members=("nbeats",)))
+    assert not result.folds["gm_opinion"].any()
+    assert result.folds["no_opinion_reason"].str.contains("<= 0|slope held at 0").all()
+    assert (result.signals["gm_prob"] == 0.5).all()  # no vote on any test bar, never an inverted one
