@@ -171,7 +171,7 @@ def import_(file: Path, skip_bad: bool, source: str, tz_name: str, config_path: 
     """Import historical news from FILE (.csv with a header, or .jsonl), all rows or none.
 
     Every row is checked first; any bad row (reported with its line number) means nothing is written,
-    unless --skip-bad. Symbols come from the `symbols` column plus ticker and name matching from --config.
+    unless --skip-bad. Symbols come from the `symbols` column plus ticker and name matching from the feeds config.
     While another process writes the archive this waits (and says so) up to --lock-wait seconds, then
     exits 2 having written nothing.
     """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from backtests.cli.common import examples, group, setup_logging
+from backtests.cli.common import examples, group, setup_logging, user_errors
 from ground.errors import UserInputError
 
 _reports_dir = click.option("--reports-dir", default="reports", type=click.Path(file_okay=False),
@@ -82,7 +82,8 @@ def compare(runs: tuple[str, ...], reports_dir: str, out: str | None) -> None:
     click.echo(f"\ncomparison: {target}")
 
 
-@main.command()
+@main.command(epilog=examples("bt-report trials", "bt-report trials --symbol NVDA --from 2020-01-01 --to 2025-02-14",
+                              "bt-report trials --add other-machine-trials.csv"))
 @click.option("--reports-dir", default="reports", show_default=True, type=click.Path(),
               help="The reports folder whose trial ledger (beside it: <folder>-trials.sqlite) to read.")
 @click.option("--add", "add_files", multiple=True, type=click.Path(),

@@ -14,7 +14,7 @@ from backtests.cli.progress import LogProgress
 
 # The registry (strategies.registry.STRATEGIES) is the source of truth; a test keeps this help list equal to it,
 # since importing the registry here would import backtrader for every --help.
-STRATEGY_NAMES = ("buyhold", "sma", "hybrid", "gm", "sentiment")
+STRATEGY_NAMES = ("buyhold", "sma", "exposure", "hybrid", "gm", "sentiment")
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 DATA_NAMES = ("auto", "cache", "yfinance", "bundled", "csv")
 
