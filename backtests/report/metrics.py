@@ -128,20 +128,6 @@ def expected_max_sharpe_of(n_trials: int, sharpe_var: float) -> float:
     )
 
 
-def expected_max_sharpe(trial_sharpes: Sequence[float]) -> float:
-    """Expected maximum per-period Sharpe ratio of the given trials (their count and sample variance)."""
-    trials = np.asarray([s for s in trial_sharpes if np.isfinite(s)], dtype=float)
-    if len(trials) < 2:
-        return 0.0
-    return expected_max_sharpe_of(len(trials), float(np.var(trials, ddof=1)))
-
-
-def deflated_sharpe_ratio(returns: np.ndarray, trial_sharpes: Sequence[float], benchmark_sr: float = 0.0) -> float:
-    """PSR against the larger of the benchmark's Sharpe and the expected maximum Sharpe of the trials run."""
-    threshold = expected_max_sharpe(trial_sharpes)
-    return probabilistic_sharpe_ratio(returns, max(benchmark_sr, threshold) if math.isfinite(benchmark_sr) else threshold)
-
-
 def deflated_sharpe_of(returns: np.ndarray, n_trials: int, sharpe_var: float) -> float:
     """The Deflated Sharpe Ratio of ``returns`` after ``n_trials`` distinct configurations whose per-period Sharpes
     had variance ``sharpe_var`` (from the trial ledger): PSR against the expected maximum Sharpe of that many

@@ -29,21 +29,16 @@ CONVENTIONS = {
 
 
 def all_metrics(outcomes: Mapping[str, Outcome], bench: pd.Series) -> dict[str, dict[str, float]]:
-    """Metrics per strategy and for the benchmark, plus relative figures and the Deflated Sharpe Ratio.
+    """Metrics per strategy and for the benchmark, plus figures relative to the benchmark.
 
-    The DSR treats every strategy in this run (and the benchmark) as one trial, so a strategy that only looks good
-    because several were tried is marked down.
+    The main strategy's Deflated Sharpe Ratio comes with its outcome: it counts every configuration in the trial
+    ledger on overlapping symbols and periods (``backtests.report.trials``), not the strategies of this run.
     """
     table: dict[str, dict[str, float]] = {name: {**o.metrics, **tearsheet_metrics(o.equity)}
                                           for name, o in outcomes.items()}
     table[BENCHMARK] = {**m.curve_metrics(bench), **tearsheet_metrics(bench)}
-    bench_r = m.returns_from_equity(bench).to_numpy()
-    trials = [m.per_period_sharpe(m.returns_from_equity(o.equity).to_numpy()) for o in outcomes.values()]
-    trials.append(m.per_period_sharpe(bench_r))
     for name, outcome in outcomes.items():
-        r = m.returns_from_equity(outcome.equity).to_numpy()
         table[name].update(m.relative_metrics(outcome.equity, bench))
-        table[name]["deflated_sharpe"] = m.deflated_sharpe_ratio(r, trials, m.per_period_sharpe(bench_r))
     return table
 
 
@@ -119,6 +114,10 @@ def _write_files(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
     folder.write_csv("equity.csv", equity)
     trades = outcomes[main].trades
     folder.write_csv("trades.csv", trades.set_index("symbol") if len(trades) else trades)
+    fills = outcomes[main].fills  # every fill with its decision bar and its average-cost P&L
+    folder.write_csv("fills.csv", fills.set_index("date") if len(fills) else fills)
+    rejected = outcomes[main].rejected  # orders the broker cancelled or refused: counted, never dropped
+    folder.write_csv("orders_not_filled.csv", rejected.set_index("date") if len(rejected) else rejected)
     if produced is not None:
         folder.write_csv("signals.csv", produced.signals_table)
     run_info = {
@@ -158,8 +157,8 @@ def report_parts(
     monthly = m.monthly_returns(outcomes[main].equity)
     return [
         ReportPart("Metrics", metrics_table(table) + '<p class="note">Sharpe and Sortino annualised with 252 '
-                   "periods and a zero risk-free rate; the Deflated Sharpe Ratio counts every strategy in this run "
-                   "as a trial. Omega, tail ratio, period returns and drawdown statistics follow quantstats' "
+                   "periods and a zero risk-free rate; the Deflated Sharpe Ratio counts every configuration in the trial "
+                   "ledger on overlapping symbols and periods (N and its source in the summary). Omega, tail ratio, period returns and drawdown statistics follow quantstats' "
                    "definitions; all figures are on the test period.</p>"),
         ReportPart("Drawdown", charts.drawdown_chart({main: equity["drawdown"], BENCHMARK: m.drawdown_series(bench)})),
         *tearsheet_parts(main, outcomes[main].equity, bench),

@@ -285,7 +285,7 @@ def deflate(main: Outcome, cfg: RunConfig, run_id: str, produced: ProducedSignal
     ledger.record([Trial(run_id, main.name, ",".join(symbols), start, end, config_hash(flat), sr, skew, kurt, n)])
     count = ledger.count(symbols, start, end)
     dsr = m.deflated_sharpe_of(returns, count.n_configs, count.sharpe_var)
-    figures = {"dsr_ledger": dsr, "dsr_trials": float(count.n_configs), "dsr_sharpe_var": count.sharpe_var,
+    figures = {"deflated_sharpe": dsr, "dsr_trials": float(count.n_configs), "dsr_sharpe_var": count.sharpe_var,
                "dsr_threshold_sr": m.expected_max_sharpe_of(count.n_configs, count.sharpe_var)}
     if produced is not None:
         shown = f"{dsr:.3f}" if np.isfinite(dsr) else "n/a (returns without variance: the strategy never invested)"

@@ -103,15 +103,15 @@ def test_psr_reduces_to_lo_formula_for_zero_skew() -> None:
 
 def test_deflated_sharpe_is_stricter_with_more_trials() -> None:
     r = fixed_returns().to_numpy()
-    few = m.deflated_sharpe_ratio(r, [0.01, 0.02])
-    many = m.deflated_sharpe_ratio(r, list(np.linspace(-0.05, 0.08, 40)))
+    few = m.deflated_sharpe_of(r, 2, float(np.var([0.01, 0.02], ddof=1)))
+    many = m.deflated_sharpe_of(r, 40, float(np.var(np.linspace(-0.05, 0.08, 40), ddof=1)))
     assert many < few <= m.probabilistic_sharpe_ratio(r)
     # Known threshold: two trials with Sharpe 0 and 0.1 -> sd 0.0707, N = 2.
     sd = np.std([0.0, 0.1], ddof=1)
     from scipy import stats
 
     want = sd * ((1 - m.EULER_GAMMA) * stats.norm.ppf(0.5) + m.EULER_GAMMA * stats.norm.ppf(1 - 1 / (2 * math.e)))
-    assert m.expected_max_sharpe([0.0, 0.1]) == pytest.approx(want)
+    assert m.expected_max_sharpe_of(2, float(np.var([0.0, 0.1], ddof=1))) == pytest.approx(want)
 
 
 def test_relative_metrics_of_a_levered_copy() -> None:

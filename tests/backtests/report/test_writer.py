@@ -12,13 +12,14 @@ import pytest
 
 def test_every_file_is_written_from_the_record(write_run: Callable[..., Path]) -> None:
     path = write_run("20240101-000000-buyhold-abc123", daily=0.002)
-    assert {"report.html", "metrics.json", "trades.csv", "equity.csv", "config.toml", "run.json"} <= {
-        p.name for p in path.iterdir()}
+    assert {"report.html", "metrics.json", "trades.csv", "fills.csv", "orders_not_filled.csv", "equity.csv",
+            "config.toml", "run.json"} <= {p.name for p in path.iterdir()}
+    assert pd.read_csv(path / "fills.csv")["side"].tolist() == ["buy", "sell"]
     doc = json.loads((path / "metrics.json").read_text())
     assert doc["run_id"] == path.name and doc["strategy"] == "buyhold"
     assert doc["metrics"]["buyhold"]["total_return"] == pytest.approx(1.002**29 - 1)
     assert set(doc["metrics"]) == {"buyhold", "benchmark"}
-    assert "deflated_sharpe" in doc["metrics"]["buyhold"] and "psr_vs_benchmark" in doc["metrics"]["buyhold"]
+    assert "psr_vs_benchmark" in doc["metrics"]["buyhold"]
     info = json.loads((path / "run.json").read_text())
     assert info["data"]["ACME"]["source"] == "csv" and info["timings_s"] == {"load_s": 0.1}
     assert info["model_versions"] == [] and info["baselines"] == []

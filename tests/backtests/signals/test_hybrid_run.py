@@ -34,7 +34,7 @@ def test_hybrid_run_writes_ml_report(tmp_path: Path) -> None:
     assert set(doc["metrics"]) == {"hybrid", "buyhold", "sma", "exposure_matched", "benchmark"}
     main = doc["metrics"]["hybrid"]
     assert doc["metrics"]["exposure_matched"]["matched_weight"] == pytest.approx(main["exposure_mean"])
-    assert {"vs_exposure_information_ratio", "vs_exposure_active_p", "dsr_ledger", "dsr_trials", "fills"} <= set(main)
+    assert {"vs_exposure_information_ratio", "vs_exposure_active_p", "deflated_sharpe", "dsr_trials", "fills"} <= set(main)
     assert main["dsr_trials"] == 1.0 and doc["trials"]["n_configs"] == 1
     nvda = doc["symbols"]["NVDA"]
     gm_skill = nvda["skill"]["GM"]["all"]
