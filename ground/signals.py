@@ -20,6 +20,3 @@ FUSED_COLUMNS: tuple[str, ...] = (ACTION, CONFIDENCE, SCORE, GM_VOTE, SENT_VOTE,
 # The lines strategies and the sizer read, in order; the rest goes to signals.csv and the report only, since every
 # extra backtrader line costs time on every bar.
 SIGNAL_LINES: tuple[str, ...] = (ACTION, CONFIDENCE, VOLATILITY)
-
-# Per-bar columns of signals.csv, after the symbol.
-SIGNAL_TABLE: tuple[str, ...] = (ACTION, CONFIDENCE, *GM_COLUMNS, *SENTIMENT_COLUMNS, SCORE, GM_VOTE, SENT_VOTE, GM_ONLY)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -86,8 +86,10 @@ def metrics_table(columns: Mapping[str, Mapping[str, object]]) -> str:
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def frame_table(frame: pd.DataFrame, max_rows: int = 500, float_format: str = "{:,.4f}") -> str:
-    """An escaped HTML table of a frame; long frames are cut with a note saying where the rest is."""
+def frame_table(frame: pd.DataFrame, max_rows: int = 500, float_format: str = "{:,.4f}",
+                ids: Collection[str] = ()) -> str:
+    """An escaped HTML table of a frame; long frames are cut with a note saying where the rest is. Columns named in
+    ``ids`` hold long identifiers, shown short with the full id on hover."""
     shown = frame.head(max_rows)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [shown.index.name or "", *shown.columns])
     counts = {c for c in shown.columns if _integral(shown[c])}
@@ -96,7 +98,10 @@ def frame_table(frame: pd.DataFrame, max_rows: int = 500, float_format: str = "{
         label = idx.date() if isinstance(idx, pd.Timestamp) and idx == idx.normalize() else idx
         cells = [html.escape(str(label))]
         for col, v in zip(shown.columns, row.tolist()):
-            cells.append(_cell(v, "{:,.0f}" if col in counts else float_format))
+            if col in ids and isinstance(v, str) and v:
+                cells.append(short_id(v))
+            else:
+                cells.append(_cell(v, "{:,.0f}" if col in counts else float_format))
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     note = (
         f'<p class="note">{len(frame) - max_rows} more rows in the CSV file.</p>' if len(frame) > max_rows else ""

@@ -57,7 +57,7 @@ def fold_part(symbol: str, gm: Any) -> ReportPart:
         "(gm_opinion False) forecasts gm_prob 0.5 on every test bar, i.e. casts no vote; no_opinion_reason says "
         "why. calibration_slope is the Platt slope, held at 0 or above.</p>"
     )
-    return ReportPart(f"Walk-forward folds ({symbol})", frame_table(shown) + note)
+    return ReportPart(f"Walk-forward folds ({symbol})", frame_table(shown, ids=("version",)) + note)
 
 
 def calibration_part(symbol: str, gm: Any) -> ReportPart:
@@ -105,8 +105,27 @@ def news_part(symbol: str, news: Any) -> ReportPart:
     body = charts.bar_chart(monthly, f"News items per month ({symbol})", "items") + (
         f"<p>{summary['items']} item versions from {html.escape(str(summary['archive']))}, scored by "
         f"{html.escape(str(summary['model_version']))}; {summary['cache_hits']} scores came from the cache.</p>"
+        + _news_facts(summary)
     )
     return ReportPart(f"News coverage ({symbol})", body)
+
+
+def _news_facts(summary: Mapping[str, Any]) -> str:
+    """Point in time and de-duplication, as the news summary records them."""
+    rows = []
+    if summary.get("in_sample"):
+        rows.append(("sentiment model", str(summary["in_sample"])))
+    if "vendor_timestamped_share" in summary:
+        rows.append(("items whose time is the vendor's claim (imports)", f"{summary['vendor_timestamped_share']:.0%}"))
+    if "duplicates_left_out" in summary:
+        rows.append(("stories (near-duplicates counted once)",
+                     f"{summary['stories']} from {summary['items']} item versions; "
+                     f"{summary['duplicates_left_out']} re-told items left out of the vote"))
+    if "stories_in_play_per_bar" in summary:
+        rows.append(("stories in play on a bar with news (after de-duplication)",
+                     f"{summary['stories_in_play_per_bar']:.1f} on average"))
+    return "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows) + \
+        "</table>" if rows else ""
 
 
 LEAKAGE_NOTE = (

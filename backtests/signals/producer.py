@@ -38,6 +38,7 @@ from ground.signals import (
     GM_PROB,
     GM_VOTE,
     SCORE,
+    SENT_NOVELTY,
     SENT_VOTE,
     SENTIMENT_COLUMNS,
     SIGNAL_LINES,
@@ -98,8 +99,8 @@ class MLSignalProducer:
             lines[ACTION], lines[CONFIDENCE] = fused[ACTION], fused[CONFIDENCE]
             for col in GM_COLUMNS:
                 lines[col] = gm_frame[col] if col in gm_frame else np.nan
-            for col in SENTIMENT_COLUMNS:
-                lines[col] = sent_frame[col] if sent_frame is not None else np.nan
+            for col in (*SENTIMENT_COLUMNS, SENT_NOVELTY):
+                lines[col] = sent_frame[col] if sent_frame is not None and col in sent_frame else np.nan
             if lines[VOLATILITY].isna().all():
                 lines[VOLATILITY] = trailing_volatility(load.frame).reindex(window)
             signals[symbol] = lines[list(SIGNAL_LINES)]  # the rest goes to signals.csv only
@@ -112,6 +113,8 @@ class MLSignalProducer:
             )
             evaluated.append(frame_ev)
             info = self._verdicts(cfg, symbol if len(loads) > 1 else None, mode, gm, frame_ev, headline, parts)
+            if news is not None and news.summary.get("in_sample"):
+                headline.append(f"{symbol}: {news.summary['in_sample']}")
             info.update(self._explain(symbol, gm, news, fused, parts))
             if cfg.report.leakage_audit:
                 t3 = time.perf_counter()

@@ -88,7 +88,8 @@ def _archive(path: Path, days: pd.DatetimeIndex) -> None:
         archive.add(items)
 
 
-def _scored(items: pd.DataFrame, archive: object, store: object, cfg: RunConfig) -> tuple[pd.DataFrame, str, int]:
+def _scored(items: pd.DataFrame, archive: object, store: object, cfg: RunConfig,
+            wanted: str) -> tuple[pd.DataFrame, str, int]:
     """Scores without a model: alternating signs, so every bar's aggregate depends on which items it sees."""
     score = np.where(np.arange(len(items)) % 2 == 0, 0.8, -0.5)
     return items.assign(score=score, confidence=0.9), "test-model", 0
@@ -97,7 +98,8 @@ def _scored(items: pd.DataFrame, archive: object, store: object, cfg: RunConfig)
 def _sentiment_audit(tmp_path: Path) -> audit_mod.SymbolAudit:
     bars = pd.bdate_range("2024-03-04", periods=12)
     _archive(tmp_path / "news.sqlite", bars)
-    cfg = RunConfig(sentiment=SentimentSection(archive=str(tmp_path / "news.sqlite")))
+    # every item its own story: the control is about when an item counts, not which items are retold
+    cfg = RunConfig(sentiment=SentimentSection(archive=str(tmp_path / "news.sqlite"), dedup=False))
     store = ModelStore(tmp_path / "models")
     sent = news_mod.sentiment_signals(cfg, "TEST", bars, store).frame
     fused = fuse(pd.DataFrame({"gm_prob": np.nan}, index=bars), sent, cfg.fusion, mode="sentiment")
@@ -106,6 +108,7 @@ def _sentiment_audit(tmp_path: Path) -> audit_mod.SymbolAudit:
 
 def test_news_used_before_its_cutoff_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(news_mod, "score_items", _scored)
+    monkeypatch.setattr(news_mod, "model_cutoff", lambda *args: None)  # no stored model behind the fake scores
     honest = _sentiment_audit(tmp_path / "honest")
     assert honest.passed, honest.checks
 
