@@ -66,7 +66,7 @@ def test_a_signal_strategy_trades_what_the_producer_says(tmp_path: Path) -> None
     fills = result.outcomes["gm"].fills
     assert len(fills) == 1 and fills["side"].iloc[0] == "buy"
     assert str(fills["date"].iloc[0]) == "2023-01-04"  # decided at bar 2's close, filled at bar 3's open
-    assert set(result.outcomes) == {"gm", "buyhold"}
+    assert set(result.outcomes) == {"gm", "buyhold", "exposure_matched"}  # ML runs: the exposure-matched null too
     assert result.timings["stub_s"] == 0.5 and result.timings["signals_s"] >= 0
     assert (result.path / "signals.csv").is_file()
     assert "stub signals" in (result.path / "report.html").read_text()
