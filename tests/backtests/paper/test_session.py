@@ -73,3 +73,54 @@ def test_a_session_equals_the_backtest_of_its_bars_and_signals(tmp_path: Path, t
     assert journal_fills(tmp_path / "journal.sqlite") == expected
     assert result.cash == pytest.approx(outcome.equity.iloc[-1] - result.positions.get("NVDA", (0, 0))[0]
                                         * live["close"].iloc[-1])
+
+
+def test_a_retrained_model_is_swapped_in_between_bars_while_bars_go_on(tmp_path: Path, table: pd.DataFrame) -> None:
+    import time
+
+    from backtests.paper.models import ModelSlot, Retrainer
+    from backtests.paper.signals import LiveSignals
+    from tests.backtests.paper.stubs import GatedTrainer
+
+    history = labelled(table).loc[lambda f: f.index < FIRST_LIVE]
+    live = labelled(table).loc[FIRST_LIVE:]
+    slot = ModelSlot(MomentumForecaster(valid_from=history.index[-3]))
+    trainer = GatedTrainer()
+    retrainer = Retrainer(slot, trainer, every=3)
+    signals = LiveSignals(config(tmp_path), "NVDA", history, "gm", slot, retrainer=retrainer)
+    bars = iter(live.iterrows())
+
+    def feed() -> dict:
+        label, row = next(bars)
+        started = time.perf_counter()
+        out = signals.on_bar(label, tuple(row))
+        assert time.perf_counter() - started < 1.0  # the bar loop never waits for the training
+        return out
+
+    first = feed()  # the third bar after the version became valid: a boundary, training starts
+    assert trainer.started.wait(5) and retrainer.state().running_since is not None
+    assert trainer.frames[0].index[-1] == live.index[0]  # trained on prices up to the boundary bar only
+    during = [feed(), feed()]  # handled while the training is still running, with the old version
+    assert {r["models"]["gm"] for r in (first, *during)} == {"GM/momentum/v1"}
+    trainer.release.set()
+    assert retrainer.join(5)
+    assert slot.current().version == "GM/momentum/v1"  # ready, but not swapped in the middle of anything
+    after = feed()
+    assert after["models"]["gm"] == "GM/momentum/v2" and slot.current().version == "GM/momentum/v2"
+    assert retrainer.join(5) and retrainer.state().running_since is None
+    assert [f.index[-1] for f in trainer.frames] == [live.index[0], live.index[3]]  # one fold every 3 bars
+    assert retrainer.state().trained == 2
+    assert not retrainer.on_bar(signals.frame)  # no boundary again until three more bars
+
+
+@pytest.mark.slow
+def test_a_source_down_at_start_is_reported_and_the_session_stops_cleanly(tmp_path: Path, table: pd.DataFrame) -> None:
+    source = TableSource("NVDA", table)
+    source.down = True
+    result = session(tmp_path, table, source=source, give_up_s=86400.0).run()
+    assert result.failed and "unreachable" in result.reason and result.decisions == 0
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        events = journal.query("SELECT kind, text FROM events ORDER BY id")
+        assert journal.cash() == pytest.approx(100_000.0)
+    assert ("feed", events[2][1]) == events[2] and events[2][1].startswith("DISCONNECTED")  # said so as it happened
+    assert events[-1][0] == "stop" and "unreachable" in events[-1][1]
