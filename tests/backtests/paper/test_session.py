@@ -124,3 +124,45 @@ def test_a_source_down_at_start_is_reported_and_the_session_stops_cleanly(tmp_pa
         assert journal.cash() == pytest.approx(100_000.0)
     assert ("feed", events[2][1]) == events[2] and events[2][1].startswith("DISCONNECTED")  # said so as it happened
     assert events[-1][0] == "stop" and "unreachable" in events[-1][1]
+
+
+@pytest.mark.slow
+def test_status_and_export_read_the_journal_and_bt_report_reads_the_export(tmp_path: Path, table: pd.DataFrame) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from backtests.cli.paper import main as paper_main
+    from backtests.cli.report import main as report_main
+
+    session(tmp_path, table, until=pd.Timestamp("2024-12-13 22:30", tz="UTC")).run()
+    journal = str(tmp_path / "journal.sqlite")
+    shown = CliRunner().invoke(paper_main, ["status", "--journal", journal], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    for part in ("paper session NVDA gm 1d", "feed: LIVE", "cash ", "equity ", "last 5 signal(s)",
+                 "models in use: gm GM/momentum/v1", "session: stopped"):
+        assert part in shown.output
+    missing = CliRunner().invoke(paper_main, ["status", "--journal", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 2 and "no paper journal" in missing.output and not (tmp_path / "none.sqlite").exists()
+
+    reports = tmp_path / "reports"
+    done = CliRunner().invoke(paper_main, ["export", "--journal", journal, "--reports-dir", str(reports)],
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    folder = next(reports.iterdir())
+    assert {p.name for p in folder.iterdir()} >= {"metrics.json", "equity.csv", "trades.csv", "signals.csv",
+                                                  "config.toml", "run.json", "report.html"}
+    info = json.loads((folder / "run.json").read_text())
+    assert info["mode"] == "paper" and info["fills_equal_backtest"] is True
+    assert "PAPER SESSION" in (folder / "report.html").read_text()
+    metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+    assert metrics["gm"]["total_return"] == pytest.approx(metrics["backtest"]["total_return"], abs=1e-12)
+    show = CliRunner().invoke(report_main, ["show", str(folder)], catch_exceptions=False)
+    assert show.exit_code == 0 and "backtest" in show.output
+    again = CliRunner().invoke(paper_main, ["export", "--journal", journal, "--reports-dir", str(reports)],
+                               catch_exceptions=False)
+    assert again.exit_code == 0
+    second = [p for p in reports.iterdir() if p != folder][0]
+    compared = CliRunner().invoke(report_main, ["compare", str(folder), str(second), "--out",
+                                                str(tmp_path / "cmp.html")], catch_exceptions=False)
+    assert compared.exit_code == 0, compared.output
