@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SessionSettings:
     """Where and how a session trades; ``symbol``, ``interval`` and ``exchange`` (with the strategy) identify the
-    session in its journal, so a resume with other values is refused."""
+    session in its journal, so a resume with other values is refused. ``journal_max_pages`` bounds the journal's
+    size in SQLite pages; reaching it is handled as a full disk."""
 
     symbol: str
     journal: Path
@@ -60,6 +61,7 @@ class SessionSettings:
     qcheck_s: float = 0.5
     news: NewsConfig | None = None
     news_every_s: float = 900.0
+    journal_max_pages: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class PaperSession:
     def run(self) -> SessionResult:
         """Trade until the feed ends or the journal cannot be written; returns why it ended."""
         s = self.settings
-        with Journal(s.journal) as journal:
+        with Journal(s.journal, max_pages=s.journal_max_pages) as journal:
             journal.begin(self.identity(), self.cfg.run.cash)
             journal.event("config", tomli_w.dumps(to_mapping(self.cfg)))
             frame, resume_after = self._warm_frame(journal)
