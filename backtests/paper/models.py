@@ -33,8 +33,15 @@ logger = logging.getLogger(__name__)
 class Forecaster(Protocol):
     """What the session asks of a model: its store reference, the first bar it is valid for, one bar's forecast."""
 
-    version: str
-    valid_from: pd.Timestamp | None
+    @property
+    def version(self) -> str:
+        """The model store reference (``GM/<name>/<version>``), journalled with every decision."""
+        ...
+
+    @property
+    def valid_from(self) -> pd.Timestamp | None:
+        """The first bar of the fold this version was trained for (None: unknown, retrain at once)."""
+        ...
 
     def predict_one(self, frame: pd.DataFrame) -> dict[str, float | pd.Timestamp]:
         """``gm_mu``, ``gm_prob``, ``gm_unc`` for the last bar of ``frame``."""

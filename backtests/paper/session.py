@@ -133,7 +133,7 @@ class PaperSession:
             poller = BarPoller(self.source, sessions, history_start=history_start, resume_after=resume_after,
                                until=s.until, policy=self.policy)
             self.data = LiveSignalData(runner=LiveFeedRunner(poller, self.clock), signals=signals,
-                                       qcheck=s.qcheck_s, name=s.symbol)
+                                       qcheck=s.qcheck_s, name=s.symbol)  # type: ignore[call-arg]
             bound = type("SessionStrategy", (JournalledSignalStrategy,), {
                 "params": (("journal", journal), ("symbol", s.symbol), ("checkpoint", self.checkpoint))})
             cerebro = build_cerebro({}, dataclasses.replace(self.spec, cls=bound), self.cfg)

@@ -80,7 +80,7 @@ class LiveSignals:
         if model is not None:
             forecast = model.predict_one(self.frame)
             for c in GM_FORECAST:
-                gm.loc[label, c] = float(forecast[c])  # type: ignore[arg-type]
+                gm.loc[label, c] = float(forecast[c])
             models["gm"] = model.version
         sent = None
         if self.mode != "gm":
@@ -111,7 +111,7 @@ class LiveSignalData(LiveData):
     which the current bar was taken from the feed (the start of the latency the benchmark measures)."""
 
     lines = SIGNAL_LINES
-    params = (("signals", None),)
+    params = (("signals", None),)  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
@@ -124,9 +124,8 @@ class LiveSignalData(LiveData):
         self.arrived = time.perf_counter()
         super()._fill(bar)
         self.row = self.p.signals.on_bar(bar.label, bar.values())
-        self.lines.action[0] = self.row[ACTION]
-        self.lines.confidence[0] = self.row[CONFIDENCE]
-        self.lines.volatility[0] = self.row[VOLATILITY]
+        for name in (ACTION, CONFIDENCE, VOLATILITY):
+            getattr(self.lines, name)[0] = self.row[name]
 
 
 def signal_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from backtests.paper.journal import Decision, JournalError
 from backtests.paper.orders import JournalledOrders
-from ground.signals import ACTION, CONFIDENCE, GM_FORECAST, SCORE, SENT_VOTE, GM_VOTE, SENTIMENT_COLUMNS, VOLATILITY
+from ground.signals import ACTION, CONFIDENCE, GM_FORECAST, GM_VOTE, SCORE, SENT_VOTE, SENTIMENT_COLUMNS, VOLATILITY
 from ml.fusion import ACTION_NAMES
 from strategies.signal_strategy import SignalStrategy
 
@@ -26,7 +26,7 @@ class JournalledSignalStrategy(SignalStrategy):
     """``SignalStrategy`` whose decisions, orders and fills go through a ``Journal`` (params ``journal``,
     ``symbol``, ``checkpoint``); its single feed is a ``LiveSignalData``."""
 
-    params = (("journal", None), ("symbol", ""), ("checkpoint", None))
+    params = (("journal", None), ("symbol", ""), ("checkpoint", None))  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
