@@ -112,7 +112,7 @@ def main() -> None:
             policy=PollPolicy(clock_tolerance_s=speed), checkpoint=watch, retrain=not args.no_retrain)
         watch.session = session
         result = session.run()
-        retrained = session.retrainer.state().trained if session.retrainer is not None else 0
+        state = session.retrainer.state() if session.retrainer is not None else None
 
     rows = [_row("bar arrival -> order submitted (bars that ordered)", watch.submitted),
             _row("bar arrival -> decision journalled (every bar)", watch.decided),
@@ -124,8 +124,9 @@ def main() -> None:
         f"({live.index[0].date()}..{live.index[-1].date()}), one bar per {args.seconds_per_bar:g} s of wall time; "
         f"ended: {result.reason}.",
         f"GM: the default preset's ensemble ({', '.join(cfg.gm.members)}, size {cfg.gm.size}), trained once on "
-        f"{len(history)} bars in {train_s:.1f} s, then predict_one per bar; background retrainings during the "
-        f"run: {retrained}{' (off)' if args.no_retrain else ''}.",
+        f"{len(history)} bars in {train_s:.1f} s, then predict_one per bar; background retraining "
+        + (f"started {state.started} time(s) during the run (a cold fold: about {train_s:.0f} s, competing for the "
+           f"cores with the bar loop from then on), {state.trained} finished by the end" if state else "off") + ".",
         f"Sentiment: {sentiment}",
         "Target: 200 ms at the 95th percentile (bar arrival to order submission).",
     ])

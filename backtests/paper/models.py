@@ -126,6 +126,7 @@ class RetrainState:
     """What ``bt-paper status`` shows of the background training."""
 
     running_since: float | None
+    started: int
     trained: int
     last_error: str
     last_seconds: float
@@ -141,6 +142,7 @@ class Retrainer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._since: float | None = None
+        self._started = 0
         self._trained = 0
         self._error = ""
         self._seconds = 0.0
@@ -163,6 +165,7 @@ class Retrainer:
                 return False
             self._boundary = pd.Timestamp(frame.index[-1])
             self._since = time.monotonic()
+            self._started += 1
             self._thread = threading.Thread(target=self._train, args=(frame.copy(),), name="paper-retrain",
                                             daemon=True)
             self._thread.start()
@@ -179,7 +182,7 @@ class Retrainer:
 
     def state(self) -> RetrainState:
         with self._lock:
-            return RetrainState(self._since, self._trained, self._error, self._seconds)
+            return RetrainState(self._since, self._started, self._trained, self._error, self._seconds)
 
     def _train(self, frame: pd.DataFrame) -> None:
         started = time.monotonic()

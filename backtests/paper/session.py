@@ -149,7 +149,20 @@ class PaperSession:
                 if news is not None:
                     news.stop(2.0)
                 self.data.runner.stop(2.0)
-            return self._finish(journal, strategy, signals)
+            result = self._finish(journal, strategy, signals)
+        self._finish_training()
+        return result
+
+    def _finish_training(self) -> None:
+        """A training still running when the session stops is let finish: its version is stored, so the next start
+        begins with it. Ctrl-C abandons it."""
+        if self.retrainer is None or self.retrainer.join(0):
+            return
+        logger.info("waiting for the background training to store its version (Ctrl-C abandons it)")
+        try:
+            self.retrainer.join()
+        except KeyboardInterrupt:
+            logger.warning("background training abandoned; the next start trains again or uses the stored version")
 
     def _finish(self, journal: Journal, strategy: JournalledSignalStrategy | None, signals: LiveSignals) -> SessionResult:
         assert self.data is not None
