@@ -56,7 +56,13 @@ def main(ctx: click.Context, config: str, **flags: Any) -> None:
     setup_logging()
     if ctx.invoked_subcommand is not None:
         return
-    from backtests.paper.session import PaperSession, SessionSettings, intraday_history, unfinished_tail
+    from backtests.paper.session import (
+        PaperSession,
+        SessionSettings,
+        intraday_history,
+        paper_strategy,
+        unfinished_tail,
+    )
     from backtests.run.runner import load_frames
     from feeds.live.sessions import ExchangeSessions
     from feeds.live.source import YahooChartSource
@@ -67,6 +73,7 @@ def main(ctx: click.Context, config: str, **flags: Any) -> None:
                                        "models_dir")}
     overrides = ("run.start=''", *flags["overrides"])
     cfg = load_config(config, *overrides_from_flags(symbol=(symbol,), overrides=overrides, **run_flags))
+    paper_strategy(cfg.run.strategy)  # before any download: a wrong strategy is one line at once
     sessions = ExchangeSessions(flags["exchange"], interval)
     until = _parse_until(flags["until"])
     now = datetime.now(timezone.utc)

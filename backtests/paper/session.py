@@ -41,7 +41,7 @@ from feeds.news.live import LiveNews
 from feeds.validate import PRICE_COLUMNS
 from ground.config import to_mapping
 from ground.errors import ConfigError
-from strategies.registry import strategy_spec
+from strategies.registry import STRATEGIES, StrategySpec, strategy_spec
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,16 @@ class SessionResult:
     signals: pd.DataFrame
 
 
+def paper_strategy(name: str) -> StrategySpec:
+    """The registered strategy, if it is one a paper session can run (one that trades signal lines)."""
+    spec = strategy_spec(name)
+    if spec.signals is None or not issubclass(JournalledSignalStrategy, spec.cls):
+        signal_strategies = ", ".join(n for n, s in STRATEGIES.items() if s.signals is not None)
+        raise ConfigError(f"strategy '{spec.name}' does not trade signals; paper sessions run the signal strategies",
+                          "--strategy", f"use one of {signal_strategies}")
+    return spec
+
+
 class PaperSession:
     """One session over one symbol. ``source``, ``clock``, ``trainer``, ``forecaster`` and ``sentiment`` default to
     Yahoo's chart data, the wall clock, walk-forward GM training, the store's latest version and the archive's
@@ -97,11 +107,8 @@ class PaperSession:
         retrain: bool = True,
     ) -> None:
         self.cfg, self.settings, self.source, self.clock = cfg, settings, source, clock or WallClock()
-        self.spec = strategy_spec(cfg.run.strategy)
-        if self.spec.signals is None or not issubclass(JournalledSignalStrategy, self.spec.cls):
-            raise ConfigError(f"strategy '{self.spec.name}' does not trade signals; paper sessions run the signal "
-                              "strategies", "--strategy", "use hybrid, gm or sentiment")
-        self.mode = self.spec.signals
+        self.spec = paper_strategy(cfg.run.strategy)
+        self.mode = self.spec.signals or "hybrid"
         self.history = history
         self.trainer = trainer if trainer is not None else gm_trainer(cfg, settings.symbol)
         self.forecaster = forecaster
