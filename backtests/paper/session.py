@@ -179,7 +179,7 @@ class PaperSession:
             reason, failed = f"journal write failed: {strategy.orders.stopped}", True
         else:
             reason = self.data.end_reason or "the feed ended"
-            failed = "unreachable" in reason or "failed" in reason
+            failed = self.data.end_error
         (logger.error if failed else logger.info)("paper session for %s stops: %s", self.settings.symbol, reason)
         if not (strategy is not None and strategy.orders is not None and strategy.orders.stopped):
             try:
