@@ -134,7 +134,7 @@ class PaperSession:
             if self.mode != "sentiment" and self.retrain:
                 self.retrainer = Retrainer(slot, self.trainer, self.cfg.walkforward.retrain_every)
             signals = LiveSignals(self.cfg, s.symbol, frame, self.mode, slot, retrainer=self.retrainer,
-                                  sentiment=self.sentiment)
+                                  sentiment=self.sentiment, on_event=lambda kind, text: _note(journal, kind, text))
             sessions = ExchangeSessions(s.exchange, s.interval)
             history_start = resume_after.tz_localize(sessions.tz).tz_convert("UTC").to_pydatetime()
             poller = BarPoller(self.source, sessions, history_start=history_start, resume_after=resume_after,
@@ -240,6 +240,14 @@ class PaperSession:
                         clock=self.clock)
         news.start()
         return news
+
+
+def _note(journal: Journal, kind: str, text: str) -> None:
+    """A model event for ``bt-paper status``; a failed write here is left to the bar's own writes to stop on."""
+    try:
+        journal.event(kind, text)
+    except JournalError as exc:
+        logger.warning("could not record a %s event: %s", kind, exc)
 
 
 def intraday_history(source: BarSource, sessions: ExchangeSessions, now: datetime, days: int = 55) -> pd.DataFrame:

@@ -57,8 +57,11 @@ class LiveSignals:
         *,
         retrainer: Retrainer | None = None,
         sentiment: Sentiment = sentiment_signals,
+        on_event: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_event(kind, text)`` hears of model swaps (``model``) and trainings started (``retrain``)."""
         self.cfg, self.symbol, self.mode, self.slot, self.retrainer = cfg, symbol, mode, slot, retrainer
+        self._on_event = on_event or (lambda kind, text: None)
         self.frame = history[list(PRICE_COLUMNS)].astype("float64")
         self._sentiment = sentiment
         self._store = ModelStore(Path(cfg.run.models_dir))
@@ -67,13 +70,17 @@ class LiveSignals:
     def on_bar(self, label: pd.Timestamp, values: tuple[float, ...]) -> dict[str, Any]:
         """Append the bar, start a retraining at a boundary, and return the bar's signal row (``SIGNAL_TABLE``
         columns plus ``date`` and ``models``)."""
-        model = self.slot.swap_pending() if self.mode != "sentiment" else None
         label = pd.Timestamp(label)
+        before = self.slot.current()
+        model = self.slot.swap_pending() if self.mode != "sentiment" else None
+        if model is not None and model is not before:
+            self._on_event("model", f"{model.version} in use from bar {label} (was "
+                                    f"{before.version if before is not None else 'none'})")
         if len(self.frame) and label <= self.frame.index[-1]:
             self.frame = self.frame.loc[self.frame.index < label]  # a replayed bar replaces its stored copy
         self.frame.loc[label] = [float(v) for v in values]
-        if self.retrainer is not None:
-            self.retrainer.on_bar(self.frame)
+        if self.retrainer is not None and self.retrainer.on_bar(self.frame):
+            self._on_event("retrain", f"training the fold that starts at bar {label} in the background")
         bars = pd.DatetimeIndex([label], name="date")
         gm = pd.DataFrame({c: np.nan for c in GM_FORECAST}, index=bars)
         models: dict[str, str] = {}

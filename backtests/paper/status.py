@@ -68,6 +68,11 @@ def status_text(journal: Journal, last: int = 5) -> str:
                      f"{_num(n.get('sent_score'), '.2f'):>6}  {', '.join(m.values()) or '-'}")
     in_use = json.loads(rows[0][6]) if rows else {}
     used = journal.query("SELECT DISTINCT models FROM decisions WHERE symbol = ?", (symbol,))
+    for kind in ("model", "retrain"):
+        event = journal.query("SELECT at, text FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1", (kind,))
+        if event:
+            lines.append(f"last {'model swap' if kind == 'model' else 'retraining started'}: {event[0][1]} "
+                         f"(at {event[0][0]})")
     lines.append("models in use: " + (", ".join(f"{k} {v}" for k, v in in_use.items()) or "none yet")
                  + f"  ({len(used)} distinct set(s) over the session)")
     return "\n".join(lines)

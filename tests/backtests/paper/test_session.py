@@ -87,7 +87,9 @@ def test_a_retrained_model_is_swapped_in_between_bars_while_bars_go_on(tmp_path:
     slot = ModelSlot(MomentumForecaster(valid_from=history.index[-3]))
     trainer = GatedTrainer()
     retrainer = Retrainer(slot, trainer, every=3)
-    signals = LiveSignals(config(tmp_path), "NVDA", history, "gm", slot, retrainer=retrainer)
+    events: list[tuple[str, str]] = []
+    signals = LiveSignals(config(tmp_path), "NVDA", history, "gm", slot, retrainer=retrainer,
+                          on_event=lambda kind, text: events.append((kind, text)))
     bars = iter(live.iterrows())
 
     def feed() -> dict:
@@ -111,6 +113,8 @@ def test_a_retrained_model_is_swapped_in_between_bars_while_bars_go_on(tmp_path:
     assert [f.index[-1] for f in trainer.frames] == [live.index[0], live.index[3]]  # one fold every 3 bars
     assert retrainer.state().trained == 2
     assert not retrainer.on_bar(signals.frame)  # no boundary again until three more bars
+    assert [k for k, _ in events] == ["retrain", "model", "retrain"]  # what bt-paper status shows
+    assert events[1][1].startswith(f"GM/momentum/v2 in use from bar {live.index[3]}")
 
 
 @pytest.mark.slow
@@ -137,10 +141,12 @@ def test_status_and_export_read_the_journal_and_bt_report_reads_the_export(tmp_p
 
     session(tmp_path, table, until=pd.Timestamp("2024-12-13 22:30", tz="UTC")).run()
     journal = str(tmp_path / "journal.sqlite")
+    with Journal(journal) as j:  # as the session writes it when a retrained version takes over
+        j.event("model", "GM/momentum/v2 in use from bar 2024-12-12 00:00:00 (was GM/momentum/v1)")
     shown = CliRunner().invoke(paper_main, ["status", "--journal", journal], catch_exceptions=False)
     assert shown.exit_code == 0, shown.output
     for part in ("paper session NVDA gm 1d", "feed: LIVE", "cash ", "equity ", "last 5 signal(s)",
-                 "models in use: gm GM/momentum/v1", "session: stopped"):
+                 "models in use: gm GM/momentum/v1", "session: stopped", "last model swap: GM/momentum/v2"):
         assert part in shown.output
     missing = CliRunner().invoke(paper_main, ["status", "--journal", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 2 and "no paper journal" in missing.output and not (tmp_path / "none.sqlite").exists()
