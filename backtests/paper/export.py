@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.paper.journal import Journal, JournalError
+from backtests.paper.signals import SIGNAL_TABLE
 from backtests.paper.status import session_settings
 from backtests.presets.config import RunConfig, load_config
 from backtests.report import metrics as m
@@ -30,7 +31,7 @@ from backtests.run.runner import benchmark_equity, run_strategy
 from feeds.prices import PriceLoad
 from feeds.validate import PRICE_COLUMNS
 from ground.provenance import library_versions
-from ground.signals import GM_ONLY, GM_VOTE, SENT_VOTE, SIGNAL_LINES, SIGNAL_TABLE
+from ground.signals import GM_ONLY, GM_VOTE, SENT_VOTE, SIGNAL_LINES
 from strategies.registry import strategy_spec
 
 BACKTEST = "backtest"

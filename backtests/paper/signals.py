@@ -29,16 +29,24 @@ from ground.signals import (
     ACTION,
     CONFIDENCE,
     FUSED_COLUMNS,
+    GM_COLUMNS,
     GM_FORECAST,
+    GM_ONLY,
+    GM_VOTE,
+    SCORE,
+    SENT_VOTE,
     SENTIMENT_COLUMNS,
     SIGNAL_LINES,
-    SIGNAL_TABLE,
     VOLATILITY,
 )
 from ml.fusion import fuse
 from ml.store import ModelStore
 
 logger = logging.getLogger(__name__)
+
+#: A paper session's signals.csv columns per bar, after the symbol (the backtest's signal table, without the columns
+#: that only the batch producer makes).
+SIGNAL_TABLE: tuple[str, ...] = (ACTION, CONFIDENCE, *GM_COLUMNS, *SENTIMENT_COLUMNS, SCORE, GM_VOTE, SENT_VOTE, GM_ONLY)
 
 #: ``(cfg, symbol, bars, store) -> NewsSignals``: the backtest's sentiment path by default.
 Sentiment = Callable[[RunConfig, str, pd.DatetimeIndex, ModelStore], Any]
