@@ -164,7 +164,7 @@ def export_session(path: str | Path, reports_dir: str | Path, *, now: datetime |
                                                   "bars": len(bars), "session": settings}},
                                headline=headline)
     load = PriceLoad(symbol, bars, "paper journal", bars.index[0].date(), bars.index[-1].date(), None, True, ())
-    folder = RunFolder(Path(reports_dir), new_run_id(f"paper-{spec.name}", config_text, now))
+    folder = RunFolder(Path(reports_dir), new_run_id(f"paper_{spec.name}", config_text, now))
     record = RunRecord(folder.run_id, cfg, config_text, spec, {spec.name: paper, BACKTEST: backtest},
                        benchmark_equity({symbol: bars}, cash), {symbol: load}, produced, {},
                        library_versions(LIBRARIES))
