@@ -263,6 +263,8 @@ class Journal:
                  _json(d.signal), d.action, float(d.confidence), float(d.target), float(d.order_size),
                  _json(d.models)),
             )
+            if cur.lastrowid is None:
+                raise JournalError("the decision was not stored", where=str(self.path))
             return int(cur.lastrowid)
 
     def record_intent(self, decision_id: int) -> OrderIntent | None:
@@ -300,7 +302,8 @@ class Journal:
                          "VALUES (?, ?, ?, ?, ?, ?)", (client_id, _bar(bar), size, price, commission, now))
             conn.execute("UPDATE orders SET state = 'filled', updated_at = ? WHERE client_id = ?", (now, client_id))
             pos = conn.execute("SELECT size, price FROM positions WHERE symbol = ?", (order.symbol,)).fetchone()
-            new_size, new_price = _position_after(*(pos or (0.0, 0.0)), size, price)
+            old_size, old_price = (float(pos[0]), float(pos[1])) if pos else (0.0, 0.0)
+            new_size, new_price = _position_after(old_size, old_price, size, price)
             conn.execute("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
                          (order.symbol, new_size, new_price, now))
             conn.execute("UPDATE account SET cash = cash - ? - ?, updated_at = ?", (size * price, commission, now))

@@ -39,16 +39,15 @@ class JournalledOrders:
         self._checkpoint = checkpoint or (lambda point: None)
         self._by_ref: dict[int, str] = {}
         self.recovery: Recovery | None = None
+        self._position: tuple[float, float] | None = None
         self.stopped = ""
 
     def restore(self) -> Recovery:
-        """Put the journal's position into the broker (call from ``Strategy.start``; the broker's cash is set
-        before the run with ``broker.setcash(journal.cash())``)."""
+        """Read where the journal stands (call from ``Strategy.start``; the broker's cash is set before the run with
+        ``broker.setcash(journal.cash())``); the journal's position goes into the broker at the first bar."""
         self.recovery = self.journal.recover(self.symbol)
         size, price = self.recovery.positions.get(self.symbol, (0.0, 0.0))
-        if size:
-            since = self.recovery.last_decided or pd.Timestamp("1970-01-01")  # backtrader dates positions
-            self.strategy.broker.positions[self.data].update(size, price, since.to_pydatetime())
+        self._position = (size, price) if size else None
         broker_cash = self.strategy.broker.getcash()
         if abs(broker_cash - self.recovery.cash) > CASH_TOLERANCE * max(1.0, abs(broker_cash)):
             raise JournalError(f"broker cash {broker_cash} differs from the journal's {self.recovery.cash}",
@@ -62,6 +61,7 @@ class JournalledOrders:
         """One bar of the cycle; ``decide`` is called only for a bar that has no decision yet."""
         if self.stopped:
             return
+        self._apply_position()
         last = self.recovery.last_decided if self.recovery is not None else None
         if last is not None and bar < last:
             return  # warm-up on a restart: decided in an earlier run
@@ -77,7 +77,17 @@ class JournalledOrders:
             self._checkpoint("decision")
             self._place(decision_id)
         except JournalError as exc:
-            self._stop(exc)
+            self.stop(exc)
+
+    def _apply_position(self) -> None:
+        """The journal's position goes into the broker with the first bar: backtrader's broker reads a position's
+        data feed on every loop, and a live feed may hold no bar yet when the run starts."""
+        if self._position is None:
+            return
+        size, price = self._position
+        self._position = None
+        since = self.recovery.last_decided if self.recovery and self.recovery.last_decided else pd.Timestamp(0)
+        self.strategy.broker.positions[self.data].update(size, price, since.to_pydatetime())
 
     def notify_order(self, order: bt.Order) -> None:
         """Record what the broker did with an order this object sent."""
@@ -95,7 +105,7 @@ class JournalledOrders:
                 self.journal.close_order(client_id, "rejected" if order.status == order.Rejected else "cancelled",
                                          order.getstatusname())
         except JournalError as exc:
-            self._stop(exc)
+            self.stop(exc)
 
     def _resume(self) -> None:
         """On the replayed bar: intents for decisions that had none, then every open order sent again."""
@@ -127,7 +137,8 @@ class JournalledOrders:
             logger.warning("%s: %s", self.symbol, text)
             self.journal.event("mismatch", text)
 
-    def _stop(self, exc: JournalError) -> None:
+    def stop(self, exc: JournalError) -> None:
+        """Stop the run because the journal cannot be written (nothing after the failed step is acted on)."""
         self.stopped = str(exc)
         logger.error("%s: paper session stops: %s", self.symbol, exc)
         self.strategy.env.runstop()

@@ -27,6 +27,7 @@ class LiveData(bt.feed.DataBase):
             raise ValueError("LiveData needs a runner")
         self.runner: LiveFeedRunner = self.p.runner
         self.end_reason = ""
+        self.end_error = False
         self._codes = {LIVE: self.LIVE, DELAYED: self.DELAYED, DISCONNECTED: self.DISCONNECTED}
 
     def islive(self) -> bool:
@@ -56,7 +57,7 @@ class LiveData(bt.feed.DataBase):
             if isinstance(event, StatusChange):
                 self.put_notification(self._codes[event.status], event.reason)
             elif isinstance(event, FeedEnd):
-                self.end_reason = event.reason
+                self.end_reason, self.end_error = event.reason, event.error
                 (logger.error if event.error else logger.info)("live feed ended: %s", event.reason)
                 return False
 

@@ -257,7 +257,7 @@ class BarPoller:
         nxt = self.sessions.next_slot_end(after) + pd.Timedelta(seconds=self.policy.settle_s)
         if self._until is not None:
             nxt = min(nxt, max(self._until, now))
-        return max(0.0, (nxt - now).total_seconds())
+        return max(0.0, float((nxt - now).total_seconds()))
 
     def _check_clock(self, now: pd.Timestamp) -> list[Event]:
         last, self._last_now = self._last_now, now

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -36,7 +37,7 @@ class Slot:
     end: pd.Timestamp
 
 
-def _calendar(exchange: str) -> object:
+def _calendar(exchange: str) -> Any:
     import exchange_calendars as xcals
 
     try:

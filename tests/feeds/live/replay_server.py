@@ -11,9 +11,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import numpy as np
 import pandas as pd
 
 from feeds.live.clock import Clock
+from feeds.live.sessions import ExchangeSessions
 
 
 class ReplayServer(ThreadingHTTPServer):
@@ -21,9 +23,13 @@ class ReplayServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, tables: dict[str, pd.DataFrame], clock: Clock, step: pd.Timedelta, interval: str) -> None:
+    def __init__(self, tables: dict[str, pd.DataFrame], clock: Clock, step: pd.Timedelta, interval: str,
+                 sessions: ExchangeSessions | None = None) -> None:
+        """``sessions``: when given, a bar is finished at its session slot's end (a daily bar at the close), else
+        ``step`` after its start."""
         super().__init__(("127.0.0.1", 0), _Handler)
         self.tables, self.clock, self.step, self.interval = tables, clock, step, interval
+        self.sessions = sessions
         self.broken = False
         self.hits = 0
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -47,7 +53,7 @@ class ReplayServer(ThreadingHTTPServer):
         now = pd.Timestamp(self.clock.now())
         lo, hi = pd.Timestamp(period1, unit="s", tz="UTC"), pd.Timestamp(period2, unit="s", tz="UTC")
         part = table[(table.index >= lo) & (table.index < hi) & (table.index <= now)].copy()
-        forming = part.index + self.step > now
+        forming = np.array([self._end(t) > now for t in part.index], dtype=bool)
         if forming.any():  # the bar in progress: only what has traded so far
             part.loc[forming, "close"] = part.loc[forming, "open"]
             part.loc[forming, "high"] = part.loc[forming, "open"]
@@ -70,6 +76,12 @@ class ReplayServer(ThreadingHTTPServer):
             result["meta"]["tradingPeriods"] = self._periods(table)
         return {"chart": {"result": [result], "error": None}}
 
+
+    def _end(self, start: pd.Timestamp) -> pd.Timestamp:
+        if self.sessions is None:
+            return start + self.step
+        slot = self.sessions.slot_of(self.sessions.label_for_start(start))
+        return slot.end if slot is not None else start + self.step
 
     def _periods(self, table: pd.DataFrame) -> list[list[dict[str, object]]]:
         days = table.index.tz_convert("America/New_York").normalize()
