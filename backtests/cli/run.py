@@ -78,5 +78,7 @@ def main(config: str, verbose: bool, **flags: Any) -> None:
                      phase_logger="backtests.signals.producer",
                      phases={r"walk-forward GM training": "walk-forward", r"leakage audit": "leakage audit (re-run)"}):
         result = execute(cfg, signal_producer=producer)
+    for line in result.metrics.get("headline", []):  # verdicts and caveats first, as at the top of the report
+        click.echo(line)
     click.echo(metrics_text(result.metrics, SUMMARY_KEYS))
     click.echo(f"\nreport: {result.path / 'report.html'}")

@@ -42,7 +42,8 @@ class ReportPart:
 
 
 # Metrics that count things: printed as integers.
-COUNT_METRICS = frozenset({"trades", "n", "bars", "folds", "items", "round_trips", "trials"})
+COUNT_METRICS = frozenset({"trades", "n", "bars", "folds", "items", "round_trips", "trials", "fills", "orders_not_filled",
+                           "dsr_trials"})
 COUNT_SUFFIXES = ("_days", "_bars", "_count", "_trades", "_n")
 
 

@@ -78,7 +78,8 @@ def summary_lines(cfg: RunConfig, main: str, table: Mapping[str, Mapping[str, fl
         f"costs: commission {cfg.costs.commission_bps:g} bps, slippage {cfg.costs.slippage_bps:g} bps; "
         f"orders fill at the next bar's open; starting cash {cfg.run.cash:,.0f}",
         f"total return {s['total_return'] * 100:.2f}% vs benchmark {table[BENCHMARK]['total_return'] * 100:.2f}%; "
-        f"Sharpe {s['sharpe']:.2f} vs {table[BENCHMARK]['sharpe']:.2f}; max drawdown {s['max_drawdown'] * 100:.2f}%",
+        f"Sharpe {fmt_value('sharpe', s['sharpe'])} vs {fmt_value('sharpe', table[BENCHMARK]['sharpe'])}; "
+        f"max drawdown {s['max_drawdown'] * 100:.2f}%",
     ]
     lines.extend(f"{k}: {note}" for k, v in loads.items() for note in v.notes)
     return lines
@@ -106,8 +107,9 @@ def _write_files(folder: RunFolder, record: RunRecord) -> dict[str, Any]:
     equity_main = outcomes[main].equity
     period = {"start": equity_main.index[0].date().isoformat(), "end": equity_main.index[-1].date().isoformat(),
               "bars": len(equity_main)}
+    headline = list(produced.headline) if produced is not None else []
     metrics_doc = {"run_id": folder.run_id, "strategy": main, "period": period, "conventions": CONVENTIONS,
-                   "metrics": table, **extra}
+                   "headline": headline, "metrics": table, **extra}
     folder.write_json("metrics.json", metrics_doc)
     folder.write_text("config.toml", record.config_text)
     equity = equity_frame(outcomes, bench, main)
