@@ -25,9 +25,11 @@ from backtests.paper.status import session_settings
 from backtests.presets.config import RunConfig, load_config
 from backtests.report import metrics as m
 from backtests.report.folder import LIBRARIES, RunFolder, load_json, new_run_id
+from backtests.report.ml_sections import skill_part
 from backtests.report.records import Outcome, ProducedSignals, RunRecord
 from backtests.report.writer import write_run_outputs
 from backtests.run.runner import benchmark_equity, run_strategy
+from backtests.signals import evaluation as ev
 from feeds.prices import PriceLoad
 from feeds.validate import PRICE_COLUMNS
 from ground.provenance import library_versions
@@ -159,9 +161,16 @@ def export_session(path: str | Path, reports_dir: str | Path, *, now: datetime |
         f"{len(paper.fills)} paper fills, {len(backtest.fills)} backtest fills",
         *([f"session stopped: {stop[0][0]}"] if stop else []),
     ]
+    # The same skill section as a backtest's, on the session's own decisions and the returns that followed them.
+    evaluated = ev.evaluation_frame(signals, ev.realised_returns(bars, signals.index, cfg.walkforward.horizon))
+    skills = ev.source_skills(evaluated, cfg.walkforward.horizon, cfg.run.seed)
+    verdicts = ev.verdict_lines(None, skills)
+    headline.extend(verdicts)
     produced = ProducedSignals(signals={symbol: lines}, signals_table=signals, model_versions=versions,
+                               report_parts=[skill_part(symbol, skills, verdicts)],
                                metrics={"paper": {"journal": str(Path(path).resolve()), "fills_equal_backtest": same,
-                                                  "bars": len(bars), "session": settings}},
+                                                  "bars": len(bars), "session": settings},
+                                        "symbols": {symbol: {"skill": ev.skill_metrics(skills), "verdicts": verdicts}}},
                                headline=headline)
     load = PriceLoad(symbol, bars, "paper journal", bars.index[0].date(), bars.index[-1].date(), None, True, ())
     folder = RunFolder(Path(reports_dir), new_run_id(f"paper_{spec.name}", config_text, now))

@@ -160,8 +160,11 @@ def test_status_and_export_read_the_journal_and_bt_report_reads_the_export(tmp_p
                                                   "config.toml", "run.json", "report.html"}
     info = json.loads((folder / "run.json").read_text())
     assert info["mode"] == "paper" and info["fills_equal_backtest"] is True
-    assert "PAPER SESSION" in (folder / "report.html").read_text()
-    metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+    page = (folder / "report.html").read_text()
+    assert "PAPER SESSION" in page and "Forecast skill" in page  # the same skill section as a backtest's
+    doc = json.loads((folder / "metrics.json").read_text())
+    assert any(line.startswith("GM:") for line in doc["headline"]) and doc["symbols"]
+    metrics = doc["metrics"]
     assert metrics["gm"]["total_return"] == pytest.approx(metrics["backtest"]["total_return"], abs=1e-12)
     show = CliRunner().invoke(report_main, ["show", str(folder)], catch_exceptions=False)
     assert show.exit_code == 0 and "backtest" in show.output
