@@ -35,7 +35,7 @@ _GOOD_ROWS = st.tuples(st.dates(min_value=date(2000, 1, 1), max_value=date(2024,
     lambda r: (r[0], r[1], r[1] * 1.01, r[1] * 0.99, r[1], 1000.0))
 
 
-def _assert_contract(frame: pd.DataFrame) -> None:
+def assert_price_contract(frame: pd.DataFrame) -> None:
     assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
     assert isinstance(frame.index, pd.DatetimeIndex) and frame.index.name == "date" and frame.index.tz is None
     assert frame.index.is_monotonic_increasing and frame.index.is_unique
@@ -61,7 +61,7 @@ def test_any_price_csv_is_a_valid_frame_or_a_data_error(tmp_path: Path, rows: li
         frame = read_price_csv(path, symbol="T", jumps="accept")
     except DataError:
         return
-    _assert_contract(frame)
+    assert_price_contract(frame)
 
 
 @SETTINGS
@@ -73,7 +73,7 @@ def test_any_text_file_is_a_valid_frame_or_a_data_error(tmp_path: Path, text: st
         frame = read_price_csv(path, symbol="T")
     except DataError:
         return
-    _assert_contract(frame)
+    assert_price_contract(frame)
 
 
 @settings(max_examples=60, deadline=None)
@@ -87,7 +87,7 @@ def test_any_numeric_table_is_a_valid_frame_or_a_data_error(data: list[tuple], j
         frame = validate_prices(raw, symbol="T", origin="table", jumps=jumps)  # type: ignore[arg-type]
     except DataError:
         return
-    _assert_contract(frame)
+    assert_price_contract(frame)
     if jumps == "refuse":
         moves = frame["close"].pct_change().abs().dropna()
         assert (moves <= 0.5).all()

@@ -35,7 +35,7 @@ _MARKUP = st.one_of(st.text(max_size=200), st.sampled_from([
     "&amp;lt;b&amp;gt;bold", "\u202eevil\u200b", "<![CDATA[<b>x</b>]]>", "<" * 50]))
 
 
-def _assert_item(item: NewsItem) -> None:
+def assert_item_contract(item: NewsItem) -> None:
     assert item.id and item.title.strip() and len(item.title) <= MAX_TITLE_CHARS + 1
     assert len(item.summary) <= MAX_SUMMARY_CHARS + 1
     assert item.published.tzinfo is not None and item.fetched_at.tzinfo is not None
@@ -77,7 +77,7 @@ def test_any_feed_document_gives_valid_items_and_never_raises(entries: list[tupl
     parsed = parse_feed(body, FEED, fetched_at=FETCHED, content_type="application/rss+xml; charset=utf-8")
     assert len(parsed.items) + len(parsed.rejected) == parsed.entries
     for item in parsed.items:
-        _assert_item(item)
+        assert_item_contract(item)
 
 
 @settings(max_examples=60, deadline=None)
@@ -85,7 +85,7 @@ def test_any_feed_document_gives_valid_items_and_never_raises(entries: list[tupl
 def test_any_bytes_as_a_feed_never_raise(body: bytes) -> None:
     parsed = parse_feed(body, FEED, fetched_at=FETCHED)
     for item in parsed.items:
-        _assert_item(item)
+        assert_item_contract(item)
 
 
 _CELL = st.one_of(st.text(max_size=30), st.integers(), st.none(), st.lists(st.text(max_size=5), max_size=3),
@@ -105,7 +105,7 @@ def test_any_jsonl_import_gives_valid_items_or_bad_rows(tmp_path: Path, records:
         return
     assert len(items) + len(bad) == rows
     for item in items:
-        _assert_item(item)
+        assert_item_contract(item)
 
 
 @SETTINGS
@@ -119,4 +119,4 @@ def test_any_csv_import_gives_valid_items_bad_rows_or_a_data_error(tmp_path: Pat
         return
     assert len(items) + len(bad) == rows
     for item in items:
-        _assert_item(item)
+        assert_item_contract(item)
