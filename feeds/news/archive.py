@@ -202,7 +202,7 @@ class NewsArchive:
         if self._schema_version() == SCHEMA_VERSION:
             return
         # Another process may be creating the same archive right now: decide inside the write lock.
-        with self._transaction():
+        with self.transaction():
             version = self._schema_version()
             if version == SCHEMA_VERSION:
                 return
@@ -227,7 +227,7 @@ class NewsArchive:
         have = {row[1] for row in self._conn.execute("PRAGMA table_info(news_versions)")}
         missing = [(name, decl) for name, decl in _PROVENANCE_COLUMNS.items() if name not in have]
         if missing:
-            with self._transaction() as conn:
+            with self.transaction() as conn:
                 have = {row[1] for row in conn.execute("PRAGMA table_info(news_versions)")}  # another process?
                 for name, decl in missing:
                     if name not in have:
@@ -270,8 +270,15 @@ class NewsArchive:
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.lock_wait_s * 1000)}")
         logger.warning("news archive %s: got the write lock after %.1f s", self.path, time.monotonic() - started)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The archive's connection, for tables that live in the same file (the news vectors)."""
+        return self._conn
+
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the archive's lock rules: waits (and says so) up to ``lock_wait_s``, then
+        ``ArchiveLockedError``; rolled back on any error."""
         self._begin()
         try:
             yield self._conn
@@ -289,7 +296,7 @@ class NewsArchive:
         the first-seen time) is compared by text alone, so fetching it again does not make a new version.
         """
         new = updated = unchanged = 0
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             for item in items:
                 latest = conn.execute(
                     "SELECT version, published_us, title, summary, dated, symbols FROM news_versions WHERE id = ? "
@@ -456,7 +463,7 @@ class NewsArchive:
         now = to_micros(datetime.now(timezone.utc))
         rows = [(item_id, digest, model_version, s.score, s.p_negative, s.p_neutral, s.p_positive, now)
                 for (item_id, digest), s in scores.items()]
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO sentiment_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
 
@@ -470,7 +477,7 @@ class NewsArchive:
 
     def save_feed_state(self, state: FeedState) -> None:
         """Remember a feed's validators; saved only after its items are stored, so nothing is skipped."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO feed_state VALUES (?, ?, ?, ?)",
                          (state.url, state.etag, state.last_modified, to_micros(state.checked_at)))
 

@@ -8,8 +8,7 @@ an archive written before vectors existed gains them on first use, and dropping 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,34 +81,28 @@ class VectorStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
-        with NewsArchive(self.path):  # validates the file as a news archive (creating a new one if absent)
-            pass
+        # The archive validates the file (creating a new one if absent) and owns the connection and its lock rules.
+        self._archive = NewsArchive(self.path)
+        self._conn = self._archive.connection
         try:
-            self._conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            self._conn.execute("PRAGMA busy_timeout = 10000")
-            self._conn.execute(_SCHEMA)
+            with self._archive.transaction() as conn:
+                conn.execute(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            self._archive.close()
             raise UserInputError(f"cannot open the news vectors: {exc}", where=str(self.path),
                                  fix="check that the archive file is readable and writable") from None
+        except BaseException:
+            self._archive.close()
+            raise
 
     def close(self) -> None:
-        self._conn.close()
+        self._archive.close()
 
     def __enter__(self) -> VectorStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     def pending(self, encoder: str, *, include_embedded: bool = False) -> list[PendingText]:
         """Item versions without a vector under ``encoder`` (all versions with ``include_embedded``)."""
@@ -134,7 +127,7 @@ class VectorStore:
             if len(blob) != 4 * dim:
                 raise ValueError(f"vector of {item_id} v{version} has {len(blob)} bytes, expected {4 * dim}")
             values.append((encoder, item_id, version, dim, blob, now))
-        with self._transaction() as conn:
+        with self._archive.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO news_vectors VALUES (?, ?, ?, ?, ?, ?)", values)
         return len(values)
 
