@@ -7,7 +7,6 @@ the calendar span of the curve (365.25-day years). Golden tests compare these ag
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,16 @@ def volatility_matched(r: pd.Series, bench: pd.Series) -> pd.Series:
     return r * (float(bench.std()) / sd) if sd > 0 else r * math.nan
 
 
+def _finish(fig: Any, ax: Any, title: str, xlabel: str, ylabel: str, axis: str = "both") -> str:
+    """Title, axis labels, grid and legend every tearsheet chart carries; the figure as an embedded image."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis=axis)
+    ax.legend(loc="upper left", fontsize=8)
+    return charts.figure_to_img(fig, title)
+
+
 def _quantile_box(r: pd.Series, bench: pd.Series, main: str) -> str:
     """Box plots of returns per horizon (day, week, month, quarter, year), strategy beside the benchmark."""
     import matplotlib.pyplot as plt
@@ -143,12 +154,7 @@ def _quantile_box(r: pd.Series, bench: pd.Series, main: str) -> str:
         box["boxes"][0].set_label(name)
     ax.set_xticks(np.arange(len(horizons)) * 3 + 0.5, list(horizons))
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_title("Return quantiles")
-    ax.set_xlabel("horizon")
-    ax.set_ylabel("return (%)")
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(loc="upper left", fontsize=8)
-    return charts.figure_to_img(fig, "Return quantiles")
+    return _finish(fig, ax, "Return quantiles", "horizon", "return (%)", axis="y")
 
 
 def _yearly_bars(years: Mapping[str, pd.Series]) -> str:
@@ -162,12 +168,7 @@ def _yearly_bars(years: Mapping[str, pd.Series]) -> str:
         ax.bar(x + i * width, frame[name].to_numpy() * 100, width, label=name, color=charts.colour_for(name))
     ax.set_xticks(x + width * (frame.shape[1] - 1) / 2, [str(y) for y in frame.index])
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_title("End-of-year returns")
-    ax.set_xlabel("year")
-    ax.set_ylabel("return (%)")
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(loc="upper left", fontsize=8)
-    return charts.figure_to_img(fig, "End-of-year returns")
+    return _finish(fig, ax, "End-of-year returns", "year", "return (%)", axis="y")
 
 
 def _histogram(series: Mapping[str, pd.Series], title: str, xlabel: str) -> str:
@@ -178,12 +179,7 @@ def _histogram(series: Mapping[str, pd.Series], title: str, xlabel: str) -> str:
     bins: list[float] | int = list(np.histogram_bin_edges(np.concatenate(values), bins=30)) if sum(len(v) for v in values) else 10
     for (name, _), v in zip(series.items(), values):
         ax.hist(v, bins=bins, alpha=0.5, label=name, color=charts.colour_for(name))
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("count")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    return charts.figure_to_img(fig, title)
+    return _finish(fig, ax, title, xlabel, "count")
 
 
 def _daily_bars(r: pd.Series, name: str) -> str:
@@ -192,12 +188,7 @@ def _daily_bars(r: pd.Series, name: str) -> str:
     fig, ax = plt.subplots(figsize=(10, 2.6))
     ax.bar(r.index, r.to_numpy() * 100, width=1.5, color=charts.colour_for(name), label=name)
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_title("Daily returns")
-    ax.set_xlabel("date")
-    ax.set_ylabel("return (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    return charts.figure_to_img(fig, "Daily returns")
+    return _finish(fig, ax, "Daily returns", "date", "return (%)")
 
 
 def top_drawdowns(equity: pd.Series, n: int = TOP_DRAWDOWNS) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pandas as pd
 from backtests.presets.config import RunConfig
 from backtests.report.audit_checks import EXACT, Check, SymbolAudit, check_gap, column_gap
 from backtests.signals.news import sentiment_signals
-from ground.signals import ACTION, CONFIDENCE, GM_FORECAST, SCORE, SENTIMENT_COLUMNS
+from ground.signals import ACTION, CONFIDENCE, SCORE, SENTIMENT_COLUMNS
 from ml.fusion import fuse
 from ml.gm.runner import GMRunResult, audit_fold, audit_sample, embargo_violations
 from ml.store import ModelStore
