@@ -251,13 +251,16 @@ def predict(
     """
     if batch_size < 1:
         raise ModelError(f"batch_size={batch_size} must be >= 1")
+    first = next(net.parameters(), None)
+    here = first.device if first is not None else torch.device("cpu")
     if device is None:
-        first = next(net.parameters(), None)
-        dev = first.device if first is not None else torch.device("cpu")
+        dev = here
     else:
         dev = select_device(device) if isinstance(device, str) else device
-    net.to(dev)
-    net.eval()
+    if dev != here:  # moving walks every submodule: a paper session's per-bar call should not pay for a no-op
+        net.to(dev)
+    if any(m.training for m in net.modules()):
+        net.eval()
     outs = []
     for lo in range(0, len(ws), batch_size):
         hi = min(lo + batch_size, len(ws))

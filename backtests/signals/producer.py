@@ -30,6 +30,7 @@ from backtests.signals import evaluation as ev
 from backtests.signals.audit import audit_symbol
 from backtests.signals.news import NewsSignals, sentiment_signals
 from feeds.prices import PriceLoad
+from ground.rolling import trailing_std
 from ground.signals import (
     ACTION,
     CONFIDENCE,
@@ -218,5 +219,10 @@ def fusion_shares(fused: pd.DataFrame) -> dict[str, float]:
 
 
 def trailing_volatility(frame: pd.DataFrame, window: int = 21) -> pd.Series:
-    """Trailing daily volatility of log returns (for volatility targeting when no GM features exist)."""
-    return np.log(frame["close"]).diff().rolling(window).std()
+    """Trailing daily volatility of log returns (for volatility targeting when no GM features exist).
+
+    Window-local (``ground.rolling``): a paper session computes it from a short tail and gets the backtest's value.
+    """
+    ret = np.log(frame["close"].to_numpy(dtype=np.float64))
+    ret = np.concatenate([[np.nan], np.diff(ret)])
+    return pd.Series(trailing_std(ret, window), index=frame.index, name="close")

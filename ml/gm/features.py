@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import BDay
 
+from ground.rolling import trailing_mean, trailing_std
 from ml.errors import ModelError
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
@@ -106,27 +107,34 @@ def _check_frame(frame: pd.DataFrame) -> None:
 
 
 def past_feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """All past features for every row of ``frame`` (NaN during the warm-up); rolling windows are trailing."""
+    """All past features for every row of ``frame`` (NaN during the warm-up).
+
+    Every value at a row comes from the rows of its own trailing window only (``ground.rolling``), so a bar's
+    features are bit-identical whether the frame holds its whole history or just the last ``WARMUP_BARS`` + 1 rows:
+    a paper session builds them from a short tail and gets the backtest's numbers.
+    """
     _check_frame(frame)
-    o, h, lo, c = (frame[k].astype(np.float64) for k in ("open", "high", "low", "close"))
-    v = frame["volume"].astype(np.float64)
+    o, h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close"))
     logc = np.log(c)
-    ret = logc.diff()
-    logv = np.log1p(v.clip(lower=0.0))
-    v_mean = logv.rolling(VOL_WINDOW).mean()
-    v_std = logv.rolling(VOL_WINDOW).std()
-    # Constant volume (e.g. index bars with zero volume) has no spread: call that z-score 0, not NaN.
-    volume_z = ((logv - v_mean) / v_std).where(v_std > 0, 0.0).where(v_std.notna())
+    ret = np.concatenate([[np.nan], np.diff(logc)])
+    ret_5 = np.full(len(c), np.nan)
+    ret_5[5:] = logc[5:] - logc[:-5]
+    logv = np.log1p(np.clip(frame["volume"].to_numpy(dtype=np.float64), 0.0, None))
+    v_mean = trailing_mean(logv, VOL_WINDOW)
+    v_std = trailing_std(logv, VOL_WINDOW)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Constant volume (e.g. index bars with zero volume) has no spread: call that z-score 0, not NaN.
+        volume_z = np.where(v_std > 0, (logv - v_mean) / v_std, np.where(np.isnan(v_std), np.nan, 0.0))
     feats = pd.DataFrame(
         {
             "ret_1": ret,
-            "ret_5": logc.diff(5),
+            "ret_5": ret_5,
             "range_hl": (h - lo) / c,
             "body_oc": (c - o) / o,
-            "vol_5": ret.rolling(5).std(),
-            "vol_21": ret.rolling(VOL_WINDOW).std(),
+            "vol_5": trailing_std(ret, 5),
+            "vol_21": trailing_std(ret, VOL_WINDOW),
             "volume_z": volume_z,
-            "dist_ma21": logc - np.log(c.rolling(VOL_WINDOW).mean()),
+            "dist_ma21": logc - np.log(trailing_mean(c, VOL_WINDOW)),
         },
         index=frame.index,
     )

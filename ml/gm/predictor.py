@@ -1,6 +1,6 @@
 """GM signals from a trained fold ensemble, for many bars at once (backtests) or one bar at a time (paper trading).
 
-Both paths build a bar's inputs the same way, from rows up to that bar only: the causal features of
+Both paths build a bar's inputs the same way, from rows up to that bar only: the causal, window-local features of
 ``ml.gm.features``, scaled with the fold's training statistics, and the calendar of the business days after the bar.
 So a live session that sees a bar's close produces the signal the backtest recorded for that bar.
 """
@@ -16,7 +16,7 @@ from ground.signals import GM_FORECAST, GM_MU, GM_PROB, GM_UNC
 from ml.device import torch_threads
 from ml.errors import ModelError
 from ml.gm.ensemble import GMEnsemble
-from ml.gm.features import FeatureSet, build_features
+from ml.gm.features import WARMUP_BARS, FeatureSet, build_features
 
 
 class GMPredictor:
@@ -64,8 +64,14 @@ class GMPredictor:
         return pd.DataFrame({GM_MU: fc.mu, GM_PROB: fc.prob, GM_UNC: fc.unc}, index=index)
 
     def predict_one(self, frame: pd.DataFrame) -> dict[str, float | pd.Timestamp]:
-        """The signal for the last bar of a price frame that ends at that bar (paper trading, one bar at a time)."""
-        features = build_features(frame, horizon=self.ensemble.horizon)
+        """The signal for the last bar of a price frame that ends at that bar (paper trading, one bar at a time).
+
+        Only the last ``sequence_length + WARMUP_BARS`` bars are read: every feature comes from its own trailing
+        window, so they give the same numbers, bit for bit, as the whole history would (and a bar costs the same
+        on the first day of a session as after years of it).
+        """
+        tail = frame.iloc[-(self.ensemble.sequence_length + WARMUP_BARS):]
+        features = build_features(tail, horizon=self.ensemble.horizon)
         row = self.predict_batch(features, [len(features) - 1])
         out: dict[str, float | pd.Timestamp] = {"date": pd.Timestamp(row.index[0])}
         out.update({c: float(row[c].iloc[0]) for c in GM_FORECAST})

@@ -81,6 +81,18 @@ def test_features_are_causal() -> None:
     assert not np.array_equal(build_features(changed).past[upto:], full.past[upto:])  # the perturbation is real
 
 
+@pytest.mark.parametrize("keep", [1, 2, 40])
+def test_a_short_tail_gives_the_whole_history_s_features_bit_for_bit(keep: int) -> None:
+    """A paper session builds the last bars' features from ``WARMUP_BARS + keep`` rows: no drift against the
+    whole series (pandas' running sums would differ by about 1e-12 here)."""
+    frame = price_frame(900, seed=4)
+    full = build_features(frame)
+    tail = build_features(frame.iloc[-(WARMUP_BARS + keep) :])
+    assert len(tail) == keep
+    assert np.array_equal(tail.past, full.past[-keep:]) and np.array_equal(tail.future, full.future[-keep:])
+    assert np.array_equal(tail.volatility, full.volatility[-keep:])
+
+
 def test_future_calendar_uses_business_days_after_each_bar() -> None:
     frame = price_frame(80, start="2024-01-02")
     fs = build_features(frame, horizon=3)

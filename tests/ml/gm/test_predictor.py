@@ -37,10 +37,23 @@ def test_batch_and_incremental_signals_are_identical(trained) -> None:  # type: 
 def test_a_live_frame_with_shorter_history_gives_the_same_signal(trained) -> None:  # type: ignore[no-untyped-def]
     frame, features, predictor = trained
     L = predictor.ensemble.sequence_length
-    recent = frame.iloc[-(L + WARMUP_BARS + 5) :]  # only the bars a live session keeps
+    recent = frame.iloc[-(L + WARMUP_BARS) :]  # only the bars a live session needs
     one = predictor.predict_one(recent)
+    assert one == predictor.predict_one(frame)  # bit for bit: features are window-local
     batch = predictor.predict_batch(features, [len(features) - 1])
     assert np.allclose([one[c] for c in GM_FORECAST], batch.iloc[0].to_numpy(), atol=1e-6, rtol=0)
+
+
+def test_one_bar_reads_only_the_bars_its_inputs_need(trained) -> None:  # type: ignore[no-untyped-def]
+    """Older history cannot reach a bar's forecast: a broken price far back changes nothing (and costs nothing)."""
+    frame, _, predictor = trained
+    L = predictor.ensemble.sequence_length
+    broken = frame.copy()
+    broken.iloc[: len(frame) - (L + WARMUP_BARS), 3] = -1.0  # closes that build_features would refuse
+    assert predictor.predict_one(broken) == predictor.predict_one(frame)
+    damaged = frame.copy()
+    damaged.iloc[-(L + WARMUP_BARS), 3] *= 1.5  # the oldest bar it does read
+    assert predictor.predict_one(damaged) != predictor.predict_one(frame)
 
 
 def test_signals_do_not_depend_on_other_rows_in_the_batch(trained) -> None:  # type: ignore[no-untyped-def]
