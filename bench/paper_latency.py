@@ -6,21 +6,34 @@ in-memory source on an accelerated clock (``--seconds-per-bar`` of wall time per
 up), everything before them is the warm-up history. The GM model is the default preset's ensemble, trained once on
 that history (the time is reported) and then asked ``predict_one`` per bar; background retraining at the schedule's
 boundaries stays on unless ``--no-retrain``, as in a default session (the GM versions go to a temporary store).
-Sentiment uses the configured sentiment model in ``models_saved/LLM`` when one is stored and the news archive exists;
-otherwise the table says that sentiment had no opinion.
+News (unless ``--news 0``): a temporary archive holds ``--news`` headlines about NVDA over the 300 days before the
+first live bar (already scored and embedded, as a running session's news thread would have left them), and
+``--news-per-bar`` more arrive during each live trading day, a third of them re-published by a second source half an
+hour later (one story, two items). A feeder thread plays the news collection thread: it stores items and then runs
+the session's ``NewsPreparer`` (scoring and embedding them), as the real thread does after each collection. In real
+time that work takes well under a second per poll and is done hours before the bar's cutoff; on the accelerated
+clock a trading day lasts ``--seconds-per-bar`` of wall time, so the feeder works one session day ahead (the archive
+hides an item from the bar loop until it is visible, so storing it early changes no signal). ``--no-prepare``
+leaves all of that work to the bar loop instead (the worst case: no news thread, or one that fell behind). Headlines come
+from ``ml/sentiment/data/headlines_train.csv``. The sentiment model is the one stored in ``models_saved/LLM`` under
+the configured name if there is one, else one trained now with ``bt-train sentiment``'s defaults (``--fallback-
+sentiment``: the n-gram fallback, faster to train); the table says which.
 
 A model that found no skill on its validation data has no opinion (P(up) exactly 0.5 on every bar), so the hybrid
 strategy would never order and there would be no submission to time. Unless ``--as-trained``, such a model's P(up)
 is replaced after its full forecast by a fixed map of its own forecast mean (0.8 when it forecasts a rise, 0.2
 otherwise): the bar costs the same, and orders flow. The table says whether that happened.
 
-    python bench/paper_latency.py [--bars 120] [--seconds-per-bar 1.0] [--no-retrain] [--as-trained] [--no-append]
+    python bench/paper_latency.py [--bars 120] [--seconds-per-bar 1.0] [--no-retrain] [--as-trained] [--news 2000]
+        [--news-per-bar 10] [--fallback-sentiment] [--no-prepare] [--no-append]
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,18 +46,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backtests.paper.models import Forecaster, GMForecaster, gm_trainer  # noqa: E402
+from backtests.paper.sentiment import NewsPreparer  # noqa: E402
 from backtests.paper.session import PaperSession, SessionSettings  # noqa: E402
 from backtests.presets.config import load_config  # noqa: E402
 from backtests.run.runner import load_frames  # noqa: E402
-from backtests.signals.news import archive_path, sentiment_signals  # noqa: E402
 from bench.common import markdown_table, report, set_threads  # noqa: E402
 from feeds.live.clock import ScaledClock  # noqa: E402
 from feeds.live.poller import PollPolicy  # noqa: E402
 from feeds.live.sessions import ExchangeSessions  # noqa: E402
+from feeds.news.archive import NewsArchive  # noqa: E402
+from feeds.news.items import NewsItem  # noqa: E402
 from feeds.validate import PRICE_COLUMNS  # noqa: E402
 from ground.errors import SourceUnavailableError  # noqa: E402
 from ground.signals import GM_MU, GM_PROB  # noqa: E402
-from ml.errors import ModelError  # noqa: E402
+from ml.sentiment.train import TrainConfig, fallback_config, train_and_save  # noqa: E402
 from ml.store import ModelStore  # noqa: E402
 
 
@@ -112,18 +127,98 @@ class Opinionated:
         return out
 
 
+HEADLINES = ROOT / "ml" / "sentiment" / "data" / "headlines_train.csv"
+
+
+def news_items(first_live: pd.Timestamp, live_days: pd.DatetimeIndex, history_count: int, per_bar: int,
+               seed: int = 0) -> tuple[list[NewsItem], list[NewsItem]]:
+    """Archived headlines before ``first_live``, and the ones that arrive during each live trading day."""
+    table = pd.read_csv(HEADLINES)
+    heads = list(zip(table["text"].astype(str), table["lang"].astype(str)))
+    rng = np.random.default_rng(seed)
+    count = 0
+
+    def item(published: pd.Timestamp, source: str, head: tuple[str, str], delay_min: float) -> NewsItem:
+        nonlocal count
+        count += 1
+        return NewsItem(id=f"{source}-{count}", published=published.to_pydatetime(), title=head[0], summary="",
+                        source=source, link=f"https://news.example/{source}/{count}", lang=head[1],
+                        symbols=("NVDA",), fetched_at=(published + pd.Timedelta(minutes=delay_min)).to_pydatetime())
+
+    def pick() -> tuple[str, str]:
+        return heads[int(rng.integers(len(heads)))]
+
+    start = first_live.tz_localize("America/New_York").tz_convert("UTC")
+    history = [item(start - pd.Timedelta(minutes=float(rng.uniform(60, 300 * 24 * 60))), "wire", pick(), 0.0)
+               for _ in range(history_count)]
+    live: list[NewsItem] = []
+    for day in live_days:
+        opening = pd.Timestamp(f"{day.date()} 09:30", tz="America/New_York").tz_convert("UTC")
+        for _ in range(per_bar):
+            at, head = opening + pd.Timedelta(minutes=float(rng.uniform(0, 360))), pick()
+            live.append(item(at, "wire", head, 2.0))
+            if rng.random() < 1 / 3:
+                live.append(item(at + pd.Timedelta(minutes=30), "mirror", head, 2.0))
+    return history, live
+
+
+class NewsFeeder:
+    """The news thread's part: stores live items as the clock passes their fetch times, then prepares them."""
+
+    def __init__(self, path: Path, items: list[NewsItem], clock: ScaledClock, prepare: NewsPreparer | None,
+                 every_s: float = 900.0, lead: pd.Timedelta = pd.Timedelta(days=1)) -> None:
+        self.path, self.clock, self.prepare, self.every_s, self.lead = path, clock, prepare, every_s, lead
+        self.items = sorted(items, key=lambda it: it.fetched_at)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-news", daemon=True)
+
+    def _run(self) -> None:
+        i = 0
+        with NewsArchive(self.path) as archive:
+            while not self.stop.is_set():
+                ahead = pd.Timestamp(self.clock.now()) + self.lead
+                due = []
+                while i < len(self.items) and self.items[i].fetched_at <= ahead:
+                    due.append(self.items[i])
+                    i += 1
+                if due:
+                    archive.add(due)
+                    if self.prepare is not None:
+                        self.prepare.prepare()
+                if self.clock.wait(self.every_s, self.stop):
+                    break
+
+
+def sentiment_model(cfg, store_root: Path, fallback: bool) -> str:  # noqa: ANN001 - a RunConfig
+    """Put the sentiment model into the session's store: the stored default if there is one, else train one."""
+    stored = ROOT / "models_saved" / "LLM" / cfg.sentiment.model
+    if stored.is_dir() and any(stored.iterdir()):
+        shutil.copytree(stored, store_root / "LLM" / cfg.sentiment.model)
+        return f"the stored model models_saved/LLM/{cfg.sentiment.model}"
+    started = time.perf_counter()
+    config = fallback_config() if fallback else TrainConfig()
+    version, _ = train_and_save(None, config, store_root, cfg.sentiment.model)
+    kind = "the n-gram fallback" if fallback else "bt-train sentiment's default routing"
+    return f"{version.ref} ({kind}), trained now on the project's headlines in {time.perf_counter() - started:.0f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=120)
     parser.add_argument("--seconds-per-bar", type=float, default=1.0)
     parser.add_argument("--no-retrain", action="store_true")
     parser.add_argument("--as-trained", action="store_true", help="keep a model without opinion as it is")
+    parser.add_argument("--news", type=int, default=2000, help="archived headlines before the first live bar")
+    parser.add_argument("--news-per-bar", type=int, default=10)
+    parser.add_argument("--fallback-sentiment", action="store_true")
+    parser.add_argument("--no-prepare", action="store_true", help="no news thread work: the bar loop does it all")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
     set_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "news.sqlite"
         cfg = load_config("default", {"run.strategy": "hybrid", "run.data": "bundled", "run.start": "",
-                                      "run.models_dir": f"{tmp}/models"})
+                                      "run.models_dir": f"{tmp}/models", "sentiment.archive": str(archive)})
         frame = load_frames(cfg, warmup_bars=None)["NVDA"].frame
         history, live = frame.iloc[: -args.bars], frame.iloc[-args.bars:]
         started = time.perf_counter()
@@ -132,22 +227,40 @@ def main() -> None:
         forecaster = trainer(history)
         train_s = time.perf_counter() - started
         forced = isinstance(forecaster, Opinionated) and forecaster.forced
-        default_store = ModelStore(ROOT / "models_saved")
-        sentiment = _sentiment_note(cfg, default_store)
         sessions = ExchangeSessions("XNYS", "1d")
         start = sessions.slot_of(history.index[-1]).end + pd.Timedelta(hours=1)
         speed = 86400 / args.seconds_per_bar
+        clock = ScaledClock(start.to_pydatetime(), speed=speed)
+        feeder, sentiment = None, "no news archive, so sentiment had no opinion on any bar."
+        if args.news > 0:
+            model = sentiment_model(cfg, Path(tmp) / "models", args.fallback_sentiment)
+            old_news, new_news = news_items(live.index[0], live.index, args.news, args.news_per_bar)
+            prepare = NewsPreparer(cfg, "NVDA", ModelStore(Path(tmp) / "models"))
+            with NewsArchive(archive) as store:
+                store.add(old_news)
+            started = time.perf_counter()
+            prepare.prepare()
+            sentiment = (f"{model}; {len(old_news)} archived headlines scored and embedded before the session in "
+                         f"{time.perf_counter() - started:.0f} s; {len(new_news)} more arrived during the "
+                         f"{len(live)} live days ({args.news_per_bar} a day plus re-publications), stored by a "
+                         "feeder thread every 15 minutes of session time, a session day ahead, "
+                         + ("and left for the bar loop to score and embed (--no-prepare)." if args.no_prepare else
+                            "and scored and embedded there by the session's NewsPreparer."))
+            feeder = NewsFeeder(archive, new_news, clock, None if args.no_prepare else prepare)
         watch = Stopwatch()
         session = PaperSession(
             cfg, SessionSettings("NVDA", Path(tmp) / "journal.sqlite",
                                  until=(sessions.slot_of(live.index[-1]).end + pd.Timedelta(hours=2)).to_pydatetime(),
                                  qcheck_s=0.05),
             source=FrameSource("NVDA", frame, sessions.tz), history=history,
-            clock=ScaledClock(start.to_pydatetime(), speed=speed), forecaster=forecaster, trainer=trainer,
-            sentiment=lambda c, symbol, bars, _store: sentiment_signals(c, symbol, bars, default_store),
-            policy=PollPolicy(clock_tolerance_s=speed), checkpoint=watch, retrain=not args.no_retrain)
+            clock=clock, forecaster=forecaster, trainer=trainer, policy=PollPolicy(clock_tolerance_s=speed), checkpoint=watch, retrain=not args.no_retrain)
         watch.session = session
+        if feeder is not None:
+            feeder.thread.start()
         result = session.run()
+        if feeder is not None:
+            feeder.stop.set()
+            feeder.thread.join()
         state = session.retrainer.state() if session.retrainer is not None else None
 
     rows = [_row("bar arrival -> order submitted (bars that ordered)", watch.submitted),
@@ -167,6 +280,8 @@ def main() -> None:
          "from the sign of its forecast mean after each full forecast, so that orders flow." if forced else
          "The trained model's own P(up) drove the decisions."),
         f"Sentiment: {sentiment}",
+        f"Each bar's sentiment: LiveSentiment (the versions visible since the last bar's cutoff, the batch's "
+        "stories and aggregation).",
         "Target: 200 ms at the 95th percentile (bar arrival to order submission).",
     ])
     report("Paper trading: bar arrival to order submission", body, append=not args.no_append)
@@ -177,17 +292,6 @@ def _row(name: str, values: list[float]) -> list[object]:
         return [name, 0, None, None, None]
     ms = np.asarray(values) * 1000
     return [name, len(ms), float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), float(ms.max())]
-
-
-def _sentiment_note(cfg, store: ModelStore) -> str:  # noqa: ANN001 - a RunConfig
-    try:
-        version = store.resolve("LLM", cfg.sentiment.model, cfg.sentiment.version)
-    except ModelError:
-        return (f"no sentiment model '{cfg.sentiment.model}' is stored in models_saved/LLM, so sentiment "
-                "had no opinion on any bar (the archive lookup still ran per bar); the figures exclude scoring.")
-    if not archive_path(cfg).is_file():
-        return f"model {version.name} stored, but no news archive at {archive_path(cfg)}: no opinion on any bar."
-    return f"model {version.name} scored the archive's items for each bar."
 
 
 if __name__ == "__main__":

@@ -26,11 +26,12 @@ import tomli_w
 from backtests.paper.journal import Journal, JournalError
 from backtests.paper.models import Forecaster, ModelSlot, Retrainer, Trainer, gm_trainer, stored_forecaster
 from backtests.paper.orders import Checkpoint
+from backtests.paper.sentiment import NewsPreparer
 from backtests.paper.signals import LiveSignalData, LiveSignals, Sentiment
 from backtests.paper.strategy import JournalledSignalStrategy
 from backtests.presets.config import RunConfig
 from backtests.run.assemble import build_cerebro
-from backtests.signals.news import archive_path, sentiment_signals
+from backtests.signals.news import archive_path
 from feeds.live.clock import Clock, WallClock
 from feeds.live.poller import BarPoller, PollPolicy
 from feeds.live.runner import LiveFeedRunner
@@ -41,6 +42,7 @@ from feeds.news.live import LiveNews
 from feeds.validate import PRICE_COLUMNS
 from ground.config import to_mapping
 from ground.errors import ConfigError
+from ml.store import ModelStore
 from strategies.registry import STRATEGIES, StrategySpec, strategy_spec
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class PaperSession:
         clock: Clock | None = None,
         trainer: Trainer | None = None,
         forecaster: Forecaster | None = None,
-        sentiment: Sentiment = sentiment_signals,
+        sentiment: Sentiment | None = None,
         policy: PollPolicy | None = None,
         checkpoint: Checkpoint | None = None,
         retrain: bool = True,
@@ -135,6 +137,7 @@ class PaperSession:
                 self.retrainer = Retrainer(slot, self.trainer, self.cfg.walkforward.retrain_every)
             signals = LiveSignals(self.cfg, s.symbol, frame, self.mode, slot, retrainer=self.retrainer,
                                   sentiment=self.sentiment, on_event=lambda kind, text: _note(journal, kind, text))
+            signals.prime()
             sessions = ExchangeSessions(s.exchange, s.interval)
             history_start = resume_after.tz_localize(sessions.tz).tz_convert("UTC").to_pydatetime()
             poller = BarPoller(self.source, sessions, history_start=history_start, resume_after=resume_after,
@@ -236,8 +239,9 @@ class PaperSession:
     def _news(self) -> LiveNews | None:
         if self.settings.news is None or self.mode == "gm":
             return None
+        prepare = NewsPreparer(self.cfg, self.settings.symbol, ModelStore(Path(self.cfg.run.models_dir)))
         news = LiveNews(self.settings.news, archive_path(self.cfg), every_s=self.settings.news_every_s,
-                        clock=self.clock)
+                        clock=self.clock, on_report=prepare)
         news.start()
         return news
 

@@ -1,6 +1,7 @@
 """One bar's signal in a paper session, made by the backtest's own pieces: ``GMPredictor`` (through the model slot),
-``sentiment_signals`` over the news archive, ``ml.fusion.fuse`` and the same signal lines the backtest's
-``SignalData`` carries, so that ``SignalStrategy`` and ``ConfidenceSizer`` read the same values either way.
+``LiveSentiment`` over the news archive (the batch ``sentiment_signals``, one bar at a time), ``ml.fusion.fuse``
+and the same signal lines the backtest's ``SignalData`` carries, so that ``SignalStrategy`` and ``ConfidenceSizer``
+read the same values either way.
 
 ``LiveSignals`` keeps the session's price frame (warm-up history, then every live bar) and turns a new bar into a
 row of the signal table. ``LiveSignalData`` is the live feed with the signal lines attached: it computes a bar's
@@ -19,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.paper.models import ModelSlot, Retrainer
+from backtests.paper.sentiment import LiveSentiment, sentiment_bars
 from backtests.presets.config import RunConfig
-from backtests.signals.news import sentiment_signals
 from backtests.signals.producer import trailing_volatility
 from feeds.live.backtrader_feed import LiveData
 from feeds.live.poller import LiveBar
@@ -48,7 +49,8 @@ logger = logging.getLogger(__name__)
 #: that only the batch producer makes).
 SIGNAL_TABLE: tuple[str, ...] = (ACTION, CONFIDENCE, *GM_COLUMNS, *SENTIMENT_COLUMNS, SCORE, GM_VOTE, SENT_VOTE, GM_ONLY)
 
-#: ``(cfg, symbol, bars, store) -> NewsSignals``: the backtest's sentiment path by default.
+#: ``(cfg, symbol, bars, store) -> NewsSignals`` for the last of ``bars``: ``LiveSentiment`` by default (the backtest's
+#: numbers, read incrementally); ``backtests.signals.news.sentiment_signals`` gives the same from scratch.
 Sentiment = Callable[[RunConfig, str, pd.DatetimeIndex, ModelStore], Any]
 
 
@@ -64,16 +66,23 @@ class LiveSignals:
         slot: ModelSlot,
         *,
         retrainer: Retrainer | None = None,
-        sentiment: Sentiment = sentiment_signals,
+        sentiment: Sentiment | None = None,
         on_event: Callable[[str, str], None] | None = None,
     ) -> None:
         """``on_event(kind, text)`` hears of model swaps (``model``) and trainings started (``retrain``)."""
         self.cfg, self.symbol, self.mode, self.slot, self.retrainer = cfg, symbol, mode, slot, retrainer
         self._on_event = on_event or (lambda kind, text: None)
         self.frame = history[list(PRICE_COLUMNS)].astype("float64")
-        self._sentiment = sentiment
+        self._sentiment = sentiment if sentiment is not None else LiveSentiment()
         self._store = ModelStore(Path(cfg.run.models_dir))
         self.rows: list[dict[str, Any]] = []
+
+    def prime(self) -> None:
+        """Read the news up to the last warm-up bar before the feed starts, so that the first live bar reads only
+        what is new (a fresh ``LiveSentiment`` would otherwise score, embed and cluster the whole archive then)."""
+        if self.mode != "gm" and len(self.frame) >= 2:
+            window = sentiment_bars(pd.DatetimeIndex(self.frame.index, name="date"), self.cfg.sentiment.aggregation())
+            self._sentiment(self.cfg, self.symbol, window, self._store)
 
     def on_bar(self, label: pd.Timestamp, values: tuple[float, ...]) -> dict[str, Any]:
         """Append the bar, start a retraining at a boundary, and return the bar's signal row (``SIGNAL_TABLE``
@@ -99,8 +108,9 @@ class LiveSignals:
             models["gm"] = model.version
         sent = None
         if self.mode != "gm":
-            news = self._sentiment(self.cfg, self.symbol, bars, self._store)
-            sent = news.frame
+            window = sentiment_bars(pd.DatetimeIndex(self.frame.index, name="date"), self.cfg.sentiment.aggregation())
+            news = self._sentiment(self.cfg, self.symbol, window, self._store)
+            sent = news.frame.iloc[-1:]
             if news.model_version:
                 models["sentiment"] = news.model_version
         fused = fuse(gm, sent, self.cfg.fusion, mode=self.mode)

@@ -55,9 +55,13 @@ def model_version_for(cfg: RunConfig, store: ModelStore, start: date) -> str:
 
 
 def score_items(
-    items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cfg: RunConfig, wanted: str
+    items: pd.DataFrame, archive: NewsArchive, store: ModelStore, cfg: RunConfig, wanted: str,
+    loaded: dict[str, SentimentModel] | None = None,
 ) -> tuple[pd.DataFrame, str, int]:
-    """Score every item version with the stored sentiment model, reading and filling the archive's score cache."""
+    """Score every item version with the stored sentiment model, reading and filling the archive's score cache.
+
+    ``loaded`` keeps models loaded between calls (by version), for a caller that scores a few items per bar.
+    """
     try:
         version_path = store.resolve("LLM", cfg.sentiment.model, wanted)
     except UserInputError as exc:
@@ -71,7 +75,9 @@ def score_items(
     cached = archive.cached_scores(keys, version)
     missing = [i for i, key in enumerate(keys) if key not in cached]
     if missing:
-        model = SentimentModel.load(store, cfg.sentiment.model, version_path.name)
+        model = (loaded or {}).get(version) or SentimentModel.load(store, cfg.sentiment.model, version_path.name)
+        if loaded is not None:
+            loaded[version] = model
         rows = items.iloc[missing]
         # The model was trained on headlines: score the title, or the summary when an item has no title.
         titles = rows["title"].fillna("").str.strip()

@@ -17,7 +17,8 @@ import pandas as pd
 from feeds.news.vectors import VectorStore
 from ml.sentiment.aggregate import AggregationConfig, bar_cutoffs
 from ml.sentiment.embeddings import embedding_encoder, from_bytes, item_text, to_bytes
-from ml.sentiment.stories import StoryItem, cluster_stories, novelty
+from ml.sentiment.encoders import TextEncoder
+from ml.sentiment.stories import OnlineStories, StoryItem
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,19 @@ def story_view(items: pd.DataFrame, archive: Path, encoder_spec: str) -> tuple[p
     Returns (story id per row, novelty per row, the encoder's id, how many versions were embedded now).
     """
     encoder = embedding_encoder(encoder_spec)
+    vectors, embedded = item_vectors(items, archive, encoder)
+    online = OnlineStories(novelty_window=NOVELTY_WINDOW)
+    for item in sorted(story_items(items, vectors), key=lambda it: (it.visible_at, it.id)):
+        online.add(item)
+    story = pd.Series([online.story_of[i] for i in items["id"].astype(str)], index=items.index, name="story")
+    new = pd.Series([online.novelty_of.get(i, 1.0) for i in items["id"].astype(str)], index=items.index,
+                    name="novelty")
+    return story, new, encoder.id, embedded
+
+
+def item_vectors(items: pd.DataFrame, archive: Path, encoder: TextEncoder) -> tuple[list[np.ndarray], int]:
+    """The sentence vector of each row, read from the archive's vector table or embedded now and stored there;
+    also how many were embedded now."""
     keys = list(zip(items["id"].astype(str), items["version"].astype(int)))
     with VectorStore(archive) as store:
         blobs = store.by_key(encoder.id, keys)
@@ -43,17 +57,16 @@ def story_view(items: pd.DataFrame, archive: Path, encoder_spec: str) -> tuple[p
             fresh = [(keys[i][0], keys[i][1], to_bytes(v)) for i, v in zip(missing, vectors)]
             store.put(encoder.id, encoder.dim, fresh)
             blobs.update({(k, v): b for k, v, b in fresh})
-    story_items = [
-        StoryItem(id=key[0], visible_at=pd.Timestamp(row.visible_at).to_pydatetime(), text=str(row.title or ""),
-                  lang=str(row.lang or ""), vector=from_bytes(blobs[key], encoder.dim),
-                  symbols=tuple(str(row.symbols or "").split()))
-        for key, row in zip(keys, items.itertuples(index=False))
+    return [from_bytes(blobs[key], encoder.dim) for key in keys], len(missing)
+
+
+def story_items(items: pd.DataFrame, vectors: list[np.ndarray]) -> list[StoryItem]:
+    """The rows of ``items`` as the clustering sees them."""
+    return [
+        StoryItem(id=str(row.id), visible_at=pd.Timestamp(row.visible_at).to_pydatetime(), text=str(row.title or ""),
+                  lang=str(row.lang or ""), vector=vec, symbols=tuple(str(row.symbols or "").split()))
+        for row, vec in zip(items.itertuples(index=False), vectors)
     ]
-    stories = cluster_stories(story_items)
-    fresh_of = novelty(story_items, NOVELTY_WINDOW)
-    story = pd.Series([stories.story_of[k[0]] for k in keys], index=items.index, name="story")
-    new = pd.Series([fresh_of.get(k[0], 1.0) for k in keys], index=items.index, name="novelty")
-    return story, new, encoder.id, len(missing)
 
 
 def one_vote_per_story(items: pd.DataFrame, story: pd.Series) -> pd.DataFrame:

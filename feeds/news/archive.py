@@ -371,28 +371,34 @@ class NewsArchive:
             dated=bool(values["dated"]),
         )
 
-    def frame(self, symbol: str, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
+    def frame(self, symbol: str, since: datetime | None = None, until: datetime | None = None, *,
+              visible_after: datetime | None = None) -> pd.DataFrame:
         """Every version about `symbol`, one row each, in visibility order, for point-in-time aggregation.
 
         `published`, `fetched_at`, `visible_at` (the later of the two) and `superseded_at` (when the item's
         next version was fetched; NaT if none) are UTC timestamps. A row counts at cutoff c exactly when
         `visible_at <= c` and not `superseded_at <= c`: the same rule as `items_for`. `until` keeps the rows
-        visible by then and hides later versions; `since` bounds `published` below.
+        visible by then and hides later versions; `since` bounds `published` below; `visible_after` keeps only
+        the rows that became visible after it (a live session reads what is new since its last bar, at a cost
+        that does not grow with the archive).
         """
+        after = to_micros(visible_after) if visible_after else -(2**62)
         params: dict[str, object] = {"symbol": symbol.upper(), "since": to_micros(since) if since else -(2**62),
-                                     "until": to_micros(until) if until else 2**62}
+                                     "until": to_micros(until) if until else 2**62, "after": after}
+        recent = "AND id IN (SELECT id FROM news_versions WHERE published_us > :after OR fetched_us > :after)"
         rows = self._conn.execute(
             f"""
             WITH versions AS (
                 SELECT {', '.join(_COLUMNS)},
                        lead(fetched_us) OVER (PARTITION BY id ORDER BY fetched_us, version) AS superseded_us
                 FROM news_versions
-                WHERE id IN (SELECT id FROM news_symbols WHERE symbol = :symbol)
+                WHERE id IN (SELECT id FROM news_symbols WHERE symbol = :symbol) {recent if visible_after else ""}
             )
             SELECT {', '.join('v.' + c for c in _COLUMNS)},
                    CASE WHEN v.superseded_us <= :until THEN v.superseded_us END
             FROM versions v JOIN news_symbols s ON s.id = v.id AND s.version = v.version AND s.symbol = :symbol
             WHERE v.published_us >= :since AND v.published_us <= :until AND v.fetched_us <= :until
+              AND (v.published_us > :after OR v.fetched_us > :after)
             """,
             params,
         ).fetchall()
@@ -407,6 +413,17 @@ class NewsArchive:
         frame["dated"] = raw["dated"].astype(bool)
         frame = frame.sort_values(["visible_at", "id", "version"], kind="stable").reset_index(drop=True)
         return frame[list(FRAME_COLUMNS)]
+
+    def count_visible(self, symbol: str, until: datetime) -> int:
+        """How many versions about `symbol` are visible by `until`: a live reader compares it with what it has
+        read, to notice versions stored later with an earlier visibility (an import of dated history)."""
+        row = self._conn.execute(
+            """SELECT count(*) FROM news_versions v JOIN news_symbols s
+                 ON s.id = v.id AND s.version = v.version AND s.symbol = :symbol
+               WHERE v.published_us <= :until AND v.fetched_us <= :until""",
+            {"symbol": symbol.upper(), "until": to_micros(until)},
+        ).fetchone()
+        return int(row[0])
 
     def timestamp_provenance(self, symbol: str, since: datetime | None = None,
                              until: datetime | None = None) -> tuple[int, int]:

@@ -83,15 +83,119 @@ class Stories:
     stories: Mapping[str, Story]
 
 
-def _ordered(items: Sequence[StoryItem]) -> tuple[list[StoryItem], np.ndarray]:
-    """Items in visibility order (ties by id) and their vectors as one ``[N, D]`` matrix."""
-    ordered = sorted(items, key=lambda it: (it.visible_at, it.id))
-    if not ordered:
-        return ordered, np.zeros((0, 0), dtype=np.float32)
-    matrix = np.stack([np.asarray(it.vector, dtype=np.float32).ravel() for it in ordered])  # [N, D]
-    if not np.all(np.isfinite(matrix)):
-        raise ValueError("item vectors must be finite")
-    return ordered, matrix
+def _ordered(items: Sequence[StoryItem]) -> list[StoryItem]:
+    """Items in visibility order, ties by id (the order ``OnlineStories`` needs)."""
+    return sorted(items, key=lambda it: (it.visible_at, it.id))
+
+
+class OnlineStories:
+    """Stories and novelty decided one item at a time, in visibility order.
+
+    ``cluster_stories`` and ``novelty`` run this over a sorted list; a live session runs it as items become visible
+    and so reaches the same decisions without re-reading its history. It keeps every id's story and novelty, and
+    the vectors of the last window only. Facts are extracted when a pair is close enough to need them.
+    """
+
+    def __init__(self, rules: StoryRules = DEFAULT_RULES, extractor: FactExtractor | None = None,
+                 novelty_window: timedelta = timedelta(days=3)) -> None:
+        if novelty_window <= timedelta(0):
+            raise ValueError(f"window must be positive, got {novelty_window}")
+        self.rules, self.novelty_window = rules, novelty_window
+        self._extractor = extractor or FactExtractor()
+        self._span = max(rules.window, novelty_window)
+        # The kept items (those of the last ``_span``), oldest first; row k of ``_vectors`` is item k.
+        self._times: list[datetime] = []
+        self._ids: list[str] = []
+        self._langs: list[str] = []
+        self._sources: list[tuple[str, tuple[str, ...]]] = []
+        self._facts: list[Facts | None] = []
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._last: tuple[datetime, str] | None = None
+        self.story_of: dict[str, str] = {}
+        self.novelty_of: dict[str, float] = {}
+        self._members: dict[str, dict[str, None]] = {}
+        self._first_seen: dict[str, datetime] = {}
+
+    @property
+    def last(self) -> tuple[datetime, str] | None:
+        """(visibility time, id) of the last item added: the next one must not come before it."""
+        return self._last
+
+    def add(self, item: StoryItem) -> str:
+        """Decide ``item``'s story (and its novelty, if it is the id's first version); returns the story id."""
+        key = (item.visible_at, item.id)
+        if self._last is not None and key < self._last:
+            raise ValueError(f"item {item.id!r} (visible {item.visible_at}) comes before the last one added "
+                             f"({self._last[1]!r}, visible {self._last[0]}): items must arrive in visibility order")
+        vec = np.asarray(item.vector, dtype=np.float32).ravel()
+        if not np.all(np.isfinite(vec)):
+            raise ValueError("item vectors must be finite")
+        if len(self._ids) and vec.shape[0] != self._vectors.shape[1]:
+            raise ValueError(f"item {item.id!r} has a vector of width {vec.shape[0]}, "
+                             f"the earlier ones {self._vectors.shape[1]}")
+        n = len(self._ids)
+        lo_story = bisect.bisect_left(self._times, item.visible_at - self.rules.window)
+        lo_new = bisect.bisect_left(self._times, item.visible_at - self.novelty_window)
+        lo = min(lo_story, lo_new)
+        cosines = self._vectors[lo:n] @ vec if n > lo else np.zeros(0, dtype=np.float32)  # [W, D] @ [D] -> [W]
+        story = self.story_of.get(item.id)
+        if story is None:
+            story = self._match(item, cosines[lo_story - lo:], lo_story) or item.id
+            self.story_of[item.id] = story
+            self._first_seen.setdefault(story, item.visible_at)
+        self._members.setdefault(story, {})[item.id] = None
+        if item.id not in self.novelty_of:
+            others = [j - lo for j in range(lo_new, n) if self._ids[j] != item.id]
+            best = float(np.max(cosines[others])) if others else 0.0
+            self.novelty_of[item.id] = float(np.clip(1.0 - best, 0.0, 1.0))
+        self._keep(item, vec)
+        self._last = key
+        return story
+
+    def stories(self) -> Stories:
+        """Every story so far, with its first-seen time and its items in the order they arrived."""
+        stories = {sid: Story(sid, self._first_seen[sid], tuple(ids)) for sid, ids in self._members.items()}
+        return Stories(MappingProxyType(dict(self.story_of)), MappingProxyType(stories))
+
+    def _facts_of(self, k: int) -> Facts:
+        facts = self._facts[k]
+        if facts is None:
+            facts = self._facts[k] = self._extractor.extract(*self._sources[k])
+        return facts
+
+    def _match(self, item: StoryItem, cosines: np.ndarray, lo: int) -> str | None:
+        """The story of the most similar earlier item in the window that ``item`` duplicates, if any."""
+        floor = min(self.rules.same_language, self.rules.cross_language)
+        facts: Facts | None = None
+        for j in (lo + int(k) for k in np.argsort(-cosines, kind="stable")):
+            cosine = float(cosines[j - lo])
+            if cosine < floor:
+                break
+            if self._ids[j] == item.id:
+                continue
+            facts = facts or self._extractor.extract(item.text, item.symbols)
+            if is_same_story(cosine, item.lang, facts, self._langs[j], self._facts_of(j), self.rules):
+                return self.story_of[self._ids[j]]
+        return None
+
+    def _keep(self, item: StoryItem, vec: np.ndarray) -> None:
+        """Append the item; items older than the longest window are dropped when the buffer is full."""
+        n = len(self._ids)
+        if n == len(self._vectors):
+            drop = bisect.bisect_left(self._times, item.visible_at - self._span)
+            for column in (self._times, self._ids, self._langs, self._sources, self._facts):
+                del column[:drop]
+            kept = self._vectors[drop:n]
+            n -= drop
+            self._vectors = np.zeros((max(2 * n, 64), vec.shape[0]), dtype=np.float32)
+            if n:
+                self._vectors[:n] = kept
+        self._vectors[n] = vec
+        self._times.append(item.visible_at)
+        self._ids.append(item.id)
+        self._langs.append(item.lang)
+        self._sources.append((item.text, item.symbols))
+        self._facts.append(None)
 
 
 def cluster_stories(items: Sequence[StoryItem], rules: StoryRules = DEFAULT_RULES,
@@ -100,34 +204,10 @@ def cluster_stories(items: Sequence[StoryItem], rules: StoryRules = DEFAULT_RULE
 
     Cost: each item is compared with the items of the preceding window only, O(N * W * D).
     """
-    ordered, matrix = _ordered(items)
-    extractor = extractor or FactExtractor()
-    facts = [extractor.extract(it.text, it.symbols) for it in ordered]
-    times = [it.visible_at for it in ordered]
-    story_of: dict[str, str] = {}
-    members: dict[str, list[int]] = {}
-    for i, item in enumerate(ordered):
-        story = story_of.get(item.id)
-        if story is None:
-            lo = bisect.bisect_left(times, item.visible_at - rules.window, hi=i)
-            if i > lo:
-                cosines = matrix[lo:i] @ matrix[i]  # [W, D] @ [D] -> [W]
-                for j in (lo + int(k) for k in np.argsort(-cosines, kind="stable")):
-                    other = ordered[j]
-                    if cosines[j - lo] < min(rules.same_language, rules.cross_language):
-                        break
-                    if other.id != item.id and is_same_story(float(cosines[j - lo]), item.lang, facts[i],
-                                                             other.lang, facts[j], rules):
-                        story = story_of[other.id]
-                        break
-            story = story or item.id
-            story_of[item.id] = story
-        members.setdefault(story, []).append(i)
-    stories = {
-        sid: Story(sid, ordered[idx[0]].visible_at, tuple(dict.fromkeys(ordered[k].id for k in idx)))
-        for sid, idx in members.items()
-    }
-    return Stories(MappingProxyType(story_of), MappingProxyType(stories))
+    online = OnlineStories(rules, extractor, novelty_window=rules.window)
+    for item in _ordered(items):
+        online.add(item)
+    return online.stories()
 
 
 def novelty(items: Sequence[StoryItem], window: timedelta = timedelta(days=3)) -> dict[str, float]:
@@ -137,14 +217,7 @@ def novelty(items: Sequence[StoryItem], window: timedelta = timedelta(days=3)) -
     counted against it, so an edited item is as novel as its first version was. Uses only what was visible before
     the item (point in time), and is clipped to [0, 1].
     """
-    if window <= timedelta(0):
-        raise ValueError(f"window must be positive, got {window}")
-    ordered, matrix = _ordered(items)
-    times = [it.visible_at for it in ordered]
-    scores: dict[str, float] = {}
-    for i, item in enumerate(ordered):
-        lo = bisect.bisect_left(times, item.visible_at - window, hi=i)
-        others = [j for j in range(lo, i) if ordered[j].id != item.id]
-        best = float(np.max(matrix[others] @ matrix[i])) if others else 0.0  # [W', D] @ [D] -> [W']
-        scores.setdefault(item.id, float(np.clip(1.0 - best, 0.0, 1.0)))
-    return scores
+    online = OnlineStories(novelty_window=window)
+    for item in _ordered(items):
+        online.add(item)
+    return dict(online.novelty_of)

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from ml.sentiment.stories import StoryItem, StoryRules, cluster_stories, novelty
+from ml.sentiment.facts import FactExtractor
+from ml.sentiment.stories import OnlineStories, StoryItem, StoryRules, cluster_stories, is_same_story, novelty
 
 T0 = datetime(2024, 5, 22, 20, 0, tzinfo=timezone.utc)
 
@@ -72,3 +73,68 @@ def test_bad_inputs_fail_clearly() -> None:
     with pytest.raises(ValueError, match="thresholds"):
         StoryRules(same_language=1.5)
     assert cluster_stories([]).stories == {}
+
+
+def _reference(items: list[StoryItem], rules: StoryRules, window: timedelta) -> tuple[dict, dict]:
+    """The definitions, brute force: every earlier item in the window, most similar first."""
+    ordered = sorted(items, key=lambda it: (it.visible_at, it.id))
+    extractor = FactExtractor()
+    story_of: dict[str, str] = {}
+    new: dict[str, float] = {}
+    for i, it in enumerate(ordered):
+        vec = np.asarray(it.vector, dtype=np.float32)
+        earlier = [(float(np.asarray(o.vector, dtype=np.float32) @ vec), j, o) for j, o in enumerate(ordered[:i])]
+        if it.id not in story_of:
+            story_of[it.id] = it.id
+            for cos, _, o in sorted((e for e in earlier if e[2].visible_at >= it.visible_at - rules.window),
+                                    key=lambda e: (-e[0], e[1])):
+                if o.id != it.id and is_same_story(cos, it.lang, extractor.extract(it.text, it.symbols), o.lang,
+                                                   extractor.extract(o.text, o.symbols), rules):
+                    story_of[it.id] = story_of[o.id]
+                    break
+        if it.id not in new:
+            near = [c for c, _, o in earlier if o.visible_at >= it.visible_at - window and o.id != it.id]
+            new[it.id] = float(np.clip(1.0 - max(near), 0.0, 1.0)) if near else 1.0
+    return story_of, new
+
+
+def _random_items(n: int, seed: int) -> list[StoryItem]:
+    """Items in a few topics (vectors near a topic centre, some close to the thresholds), two languages, some
+    edited versions, over several windows' worth of time, so the online buffer drops old items many times."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(6, 16))
+    heads = ["Nvidia raises guidance", "Nvidia cuts guidance", "Tesla recalls cars", "Apple beats estimates",
+             "英伟达上调指引", "特斯拉召回汽车"]
+    items = []
+    for k in range(n):
+        topic = int(rng.integers(6))
+        vec = (centres[topic] + rng.normal(scale=rng.choice([0.05, 0.2, 0.35]), size=16)).astype(np.float32)
+        item_id = f"i{int(rng.integers(k + 1))}" if rng.random() < 0.1 else f"i{k}"  # ~10% re-versions
+        items.append(StoryItem(item_id, T0 + timedelta(hours=float(rng.uniform(0, 24 * 30))), heads[topic],
+                               "zh" if topic >= 4 else "en", vec / np.linalg.norm(vec), ("NVDA",)))
+    return items
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_online_decisions_equal_the_definition_and_do_not_depend_on_how_items_are_fed(seed: int) -> None:
+    items = _random_items(400, seed)
+    rules = StoryRules(window=timedelta(days=2))
+    story_of, new = _reference(items, rules, timedelta(days=3))
+    assert len(set(story_of.values())) < len(story_of) and min(new.values()) < 0.2  # the data has duplicates
+    assert dict(cluster_stories(items, rules).story_of) == story_of
+    assert novelty(items, timedelta(days=3)) == pytest.approx(new, abs=1e-6)
+    online = OnlineStories(rules, novelty_window=timedelta(days=3))  # one at a time, as a live session feeds it
+    for it in sorted(items, key=lambda it: (it.visible_at, it.id)):
+        assert online.add(it) == story_of[it.id]
+    assert online.novelty_of == novelty(items, timedelta(days=3))
+    assert len(online._ids) < len(items)  # old items were let go
+
+
+def test_online_refuses_an_item_from_before_the_last_one() -> None:
+    online = OnlineStories()
+    online.add(item("b", 1, "x", unit(1, 0)))
+    with pytest.raises(ValueError, match="visibility order"):
+        online.add(item("a", 0, "y", unit(0, 1)))
+    with pytest.raises(ValueError, match="width"):
+        online.add(item("c", 2, "y", unit(0, 1, 0)))
+    assert online.add(item("c", 1, "x", unit(1, 0))) == "b"  # same time, later id: in order, and a duplicate of b
