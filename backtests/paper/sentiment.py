@@ -28,12 +28,11 @@ import numpy as np
 import pandas as pd
 
 from backtests.presets.config import RunConfig
-from backtests.signals.news import NewsSignals, archive_path, model_version_for, score_items
+from backtests.signals.news import NewsSignals, archive_path, model_version_for, no_opinion, per_bar, score_items
 from backtests.signals.stories import NOVELTY_WINDOW, item_vectors, novelty_per_bar, story_items
 from feeds.news.archive import NewsArchive
 from ground.errors import UserInputError
-from ground.signals import SENT_CONF, SENT_COUNT, SENT_NOVELTY, SENT_SCORE
-from ml.sentiment.aggregate import AggregationConfig, aggregate_sentiment, bar_cutoffs
+from ml.sentiment.aggregate import AggregationConfig, bar_cutoffs
 from ml.sentiment.embeddings import embedding_encoder
 from ml.sentiment.encoders import TextEncoder
 from ml.sentiment.model import SentimentModel
@@ -77,7 +76,7 @@ class LiveSentiment:
     def __call__(self, cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store: ModelStore) -> NewsSignals:
         path = archive_path(cfg)
         agg = cfg.sentiment.aggregation()
-        empty = pd.DataFrame({SENT_SCORE: np.nan, SENT_CONF: 0.0, SENT_COUNT: 0.0, SENT_NOVELTY: np.nan}, index=bars)
+        empty = no_opinion(bars)
         if not path.is_file():
             return NewsSignals(empty, "", {"archive": str(path), "items": 0})
         cut = pd.Timestamp(bar_cutoffs(bars[-1:], agg)[0])
@@ -94,14 +93,9 @@ class LiveSentiment:
         rows = self._rows.loc[self._rows["visible_at"] <= cut]
         if rows.empty:
             return NewsSignals(empty, self._version if self._read else "", {"archive": str(path), "items": 0})
-        voting = rows.loc[rows["votes"].astype(bool)]
-        feed = pd.DataFrame({"id": voting["id"], "published": voting["visible_at"], "score": voting["score"],
-                             "confidence": voting["confidence"]})
-        agg_frame = aggregate_sentiment(feed, bars, agg)
         novelty = (novelty_per_bar(rows, rows["novelty"], bars, agg) if cfg.sentiment.dedup
                    else pd.Series(np.nan, index=bars))
-        frame = pd.DataFrame({SENT_SCORE: agg_frame["score"], SENT_CONF: agg_frame["confidence"],
-                              SENT_COUNT: agg_frame["count"], SENT_NOVELTY: novelty.to_numpy()}, index=bars)
+        frame, _ = per_bar(rows.loc[rows["votes"].astype(bool)], novelty, bars, agg)
         summary: dict[str, Any] = {"archive": str(path), "items": len(rows), "model_version": self._version}
         return NewsSignals(frame, self._version, summary)
 

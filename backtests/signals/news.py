@@ -19,7 +19,7 @@ from backtests.signals.stories import novelty_per_bar, one_vote_per_story, story
 from feeds.news.archive import CachedScore, NewsArchive, default_archive_path
 from ground.errors import UserInputError
 from ground.signals import SENT_CONF, SENT_COUNT, SENT_NOVELTY, SENT_SCORE
-from ml.sentiment.aggregate import aggregate_sentiment, bar_cutoffs
+from ml.sentiment.aggregate import AggregationConfig, aggregate_sentiment, bar_cutoffs
 from ml.sentiment.cutoff import in_sample_note, model_cutoff, version_before
 from ml.sentiment.labels import confidence_from_probs
 from ml.sentiment.model import SentimentModel
@@ -96,11 +96,31 @@ def score_items(
     return scored, version, len(keys) - len(missing)
 
 
+def no_opinion(bars: pd.DatetimeIndex) -> pd.DataFrame:
+    """The per-bar sentiment frame of bars without news."""
+    return pd.DataFrame({SENT_SCORE: np.nan, SENT_CONF: 0.0, SENT_COUNT: 0.0, SENT_NOVELTY: np.nan}, index=bars)
+
+
+def per_bar(voting: pd.DataFrame, novelty: pd.Series, bars: pd.DatetimeIndex,
+            agg: AggregationConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-bar sentiment frame from the voting versions (``id``, ``visible_at``, ``score``, ``confidence``) and
+    each bar's novelty, with the aggregation's own frame (its ``items`` in play per bar).
+
+    An item counts from when it became visible (published, or fetched if later); versions share the item id.
+    """
+    feed = pd.DataFrame({"id": voting["id"], "published": voting["visible_at"], "score": voting["score"],
+                         "confidence": voting["confidence"]})
+    agg_frame = aggregate_sentiment(feed, bars, agg)
+    frame = pd.DataFrame({SENT_SCORE: agg_frame["score"], SENT_CONF: agg_frame["confidence"],
+                          SENT_COUNT: agg_frame["count"], SENT_NOVELTY: novelty.to_numpy()}, index=bars)
+    return frame, agg_frame
+
+
 def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store: ModelStore) -> NewsSignals:
     """Sentiment per bar for ``symbol`` from the archive, using only item versions visible by each bar's cutoff."""
     path = archive_path(cfg)
     agg = cfg.sentiment.aggregation()
-    empty = pd.DataFrame({SENT_SCORE: np.nan, SENT_CONF: 0.0, SENT_COUNT: 0.0, SENT_NOVELTY: np.nan}, index=bars)
+    empty = no_opinion(bars)
     if not path.is_file():
         log.info("%s: no news archive at %s: sentiment has no opinion", symbol, path)
         return NewsSignals(empty, "", {"archive": str(path), "items": 0})
@@ -126,15 +146,7 @@ def sentiment_signals(cfg: RunConfig, symbol: str, bars: pd.DatetimeIndex, store
         novelty = novelty_per_bar(scored, item_novelty, bars, agg)
         summary.update(stories=int(story.nunique()), duplicates_left_out=int(scored["id"].nunique() - story.nunique()),
                        embedding_encoder=encoder, embedded_now=embedded)
-    # An item counts from when it became visible (published, or fetched if later); versions share the item id.
-    feed = pd.DataFrame({"id": voting["id"], "published": voting["visible_at"], "score": voting["score"],
-                         "confidence": voting["confidence"]})
-    agg_frame = aggregate_sentiment(feed, bars, agg)
-    frame = pd.DataFrame(
-        {SENT_SCORE: agg_frame["score"], SENT_CONF: agg_frame["confidence"], SENT_COUNT: agg_frame["count"],
-         SENT_NOVELTY: novelty},
-        index=bars,
-    )
+    frame, agg_frame = per_bar(voting, novelty, bars, agg)
     months = scored["published"].dt.tz_convert(None).dt.to_period("M").value_counts().sort_index()
     summary.update(bars_with_opinion=int(frame[SENT_SCORE].notna().sum()),
                    stories_in_play_per_bar=float(agg_frame["items"][agg_frame["items"] > 0].mean())

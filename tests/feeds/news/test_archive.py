@@ -204,3 +204,23 @@ def test_frame_rule_matches_items_for_at_every_cutoff(archive: NewsArchive) -> N
     past = archive.frame("NVDA", until=T0 + 2 * hour + SECOND)
     assert past["superseded_at"].isna().tolist() == [False, True]  # a v1 (superseded at 2h), a v2
     assert archive.frame("TSLA").columns.tolist() == list(frame.columns) and archive.frame("TSLA").empty
+
+
+def test_reading_what_became_visible_since_a_cutoff_adds_up_to_the_whole(archive: NewsArchive) -> None:
+    """A live reader takes (c1, c2], (c2, c3], ...: the pieces are the whole frame's rows, each once and in order;
+    ``count_visible`` counts what a reader up to a cutoff has seen."""
+    hour = timedelta(hours=1)
+    archive.add([item("a", published=T0), item("b", published=T0 + hour, fetched_at=T0 + 3 * hour),
+                 item("c", published=T0 + 10 * hour, fetched_at=T0 + hour)])
+    archive.add([item("a", title="a v2", published=T0, fetched_at=T0 + 2 * hour),
+                 item("b", title="b v2", published=T0 + 5 * hour, fetched_at=T0 + 4 * hour)])
+    until = T0 + 12 * hour
+    whole = archive.frame("NVDA", until=until)
+    cuts = [T0 + k * hour for k in (-1, 0, 1, 3, 4, 7, 12)]
+    pieces = [archive.frame("NVDA", until=b, visible_after=a) for a, b in zip(cuts, cuts[1:])]
+    for k, piece in enumerate(pieces):
+        assert ((piece["visible_at"] > cuts[k]) & (piece["visible_at"] <= cuts[k + 1])).all()
+        assert archive.count_visible("NVDA", cuts[k + 1]) == sum(len(p) for p in pieces[: k + 1])
+    joined = [(r.id, r.version) for p in pieces for r in p.itertuples()]
+    assert joined == [(r.id, r.version) for r in whole.itertuples()]  # in visibility order, each version once
+    assert archive.frame("NVDA", visible_after=until).empty and archive.count_visible("TSLA", until) == 0
