@@ -81,8 +81,12 @@ class LiveSignals:
         """Read the news up to the last warm-up bar before the feed starts, so that the first live bar reads only
         what is new (a fresh ``LiveSentiment`` would otherwise score, embed and cluster the whole archive then)."""
         if self.mode != "gm" and len(self.frame) >= 2:
-            window = sentiment_bars(pd.DatetimeIndex(self.frame.index, name="date"), self.cfg.sentiment.aggregation())
-            self._sentiment(self.cfg, self.symbol, window, self._store)
+            self._news()
+
+    def _news(self) -> Any:
+        """The sentiment of the frame's last bar (the last row of the returned ``NewsSignals.frame``)."""
+        window = sentiment_bars(pd.DatetimeIndex(self.frame.index, name="date"), self.cfg.sentiment.aggregation())
+        return self._sentiment(self.cfg, self.symbol, window, self._store)
 
     def on_bar(self, label: pd.Timestamp, values: tuple[float, ...]) -> dict[str, Any]:
         """Append the bar, start a retraining at a boundary, and return the bar's signal row (``SIGNAL_TABLE``
@@ -108,8 +112,7 @@ class LiveSignals:
             models["gm"] = model.version
         sent = None
         if self.mode != "gm":
-            window = sentiment_bars(pd.DatetimeIndex(self.frame.index, name="date"), self.cfg.sentiment.aggregation())
-            news = self._sentiment(self.cfg, self.symbol, window, self._store)
+            news = self._news()
             sent = news.frame.iloc[-1:]
             if news.model_version:
                 models["sentiment"] = news.model_version

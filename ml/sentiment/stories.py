@@ -116,11 +116,6 @@ class OnlineStories:
         self._members: dict[str, dict[str, None]] = {}
         self._first_seen: dict[str, datetime] = {}
 
-    @property
-    def last(self) -> tuple[datetime, str] | None:
-        """(visibility time, id) of the last item added: the next one must not come before it."""
-        return self._last
-
     def add(self, item: StoryItem) -> str:
         """Decide ``item``'s story (and its novelty, if it is the id's first version); returns the story id."""
         key = (item.visible_at, item.id)
@@ -173,7 +168,8 @@ class OnlineStories:
                 break
             if self._ids[j] == item.id:
                 continue
-            facts = facts or self._extractor.extract(item.text, item.symbols)
+            if facts is None:
+                facts = self._extractor.extract(item.text, item.symbols)
             if is_same_story(cosine, item.lang, facts, self._langs[j], self._facts_of(j), self.rules):
                 return self.story_of[self._ids[j]]
         return None
